@@ -1,0 +1,70 @@
+import { Hono } from "hono";
+import { requireUser } from "./auth/middleware";
+import { ConfigError, loadConfig } from "./config/config";
+import type { GateDeps, GateEnv } from "./http/context";
+import { gateCors } from "./http/cors";
+import { GateError } from "./http/errors";
+import { log } from "./http/log";
+import { sessionRoutes } from "./sessions/routes";
+
+/** OpenAI's own guidance for ChatKit session calls; stays under the contract's 15 s ceiling. */
+export const UPSTREAM_TIMEOUT_MS = 15_000;
+
+const defaultDeps: GateDeps = {
+  now: () => Math.floor(Date.now() / 1000),
+  upstreamTimeoutMs: UPSTREAM_TIMEOUT_MS,
+};
+
+/** Builds the worker's HTTP app; tests and benchmarks inject the clock and timeout. */
+export function createApp(overrides: Partial<GateDeps> = {}) {
+  const deps: GateDeps = { ...defaultDeps, ...overrides };
+  const app = new Hono<GateEnv>();
+
+  app.use(async (c, next) => {
+    const started = Date.now();
+    const requestId = crypto.randomUUID();
+    c.set("requestId", requestId);
+    let code: string | undefined;
+    try {
+      await next();
+    } finally {
+      c.header("x-request-id", requestId);
+      code = c.error instanceof GateError ? c.error.code : c.res.status >= 500 ? "internal_error" : undefined;
+      log(c.res.status >= 500 ? "error" : "info", "request", {
+        request_id: requestId,
+        method: c.req.method,
+        route: c.req.routePath,
+        status: c.res.status,
+        code,
+        duration_ms: Date.now() - started,
+        user: c.var.ownerKey?.slice(0, 16),
+        upstream_request_id: c.var.upstreamRequestId,
+      });
+    }
+  });
+  app.use(async (c, next) => {
+    c.set("config", loadConfig(c.env as unknown as Record<string, unknown>));
+    await next();
+  });
+  app.use(gateCors);
+  app.use("/v1/*", async (c, next) => {
+    await next();
+    c.header("cache-control", "no-store");
+  });
+
+  app.get("/healthz", (c) => c.json({ status: "ok" }));
+  app.use("/v1/*", requireUser(deps));
+  app.route("/v1/chatkit/sessions", sessionRoutes(deps));
+
+  app.notFound((c) => c.json(new GateError("not_found", "No such route").toBody(), 404));
+  app.onError((error, c) => {
+    if (error instanceof GateError) return c.json(error.toBody(), error.status, error.headers);
+    if (error instanceof ConfigError) {
+      return c.json(new GateError("config_invalid", error.message).toBody(), 503);
+    }
+    // Only the error's name is logged: messages of unexpected errors are not vetted for secrets.
+    log("error", "unhandled", { request_id: c.var.requestId, error: error.name });
+    return c.json(new GateError("internal_error", "Something went wrong; try again").toBody(), 500);
+  });
+  return app;
+}

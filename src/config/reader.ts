@@ -1,0 +1,115 @@
+/**
+ * A small reader over the raw Worker environment that collects every problem
+ * instead of stopping at the first, so an operator fixes a bad deploy in one
+ * go. Problems name the setting and what is expected, never the value.
+ */
+
+/** A raw setting: wrangler vars arrive as strings, numbers, booleans or JSON objects. */
+export type RawEnv = Readonly<Record<string, unknown>>;
+
+const DECIMAL_INTEGER = /^\d+$/;
+
+export class SettingsReader {
+  readonly problems: string[] = [];
+
+  constructor(private readonly env: RawEnv) {}
+
+  /** The trimmed string value, or undefined when unset or empty. */
+  string(name: string): string | undefined {
+    const value = this.env[name];
+    if (value === undefined || value === null) return undefined;
+    if (typeof value === "number" || typeof value === "boolean") return String(value);
+    if (typeof value !== "string") {
+      this.problem(name, "must be a string");
+      return undefined;
+    }
+    const trimmed = value.trim();
+    return trimmed === "" ? undefined : trimmed;
+  }
+
+  required(name: string): string | undefined {
+    const value = this.string(name);
+    if (value === undefined && !this.problems.some((p) => p.startsWith(`${name} `))) {
+      this.problem(name, "is required");
+    }
+    return value;
+  }
+
+  /** A comma-separated list with blanks dropped. */
+  list(name: string): string[] {
+    const value = this.string(name);
+    if (value === undefined) return [];
+    return value
+      .split(",")
+      .map((item) => item.trim())
+      .filter((item) => item !== "");
+  }
+
+  integer(name: string, fallback: number, min: number, max: number): number {
+    const value = this.string(name);
+    if (value === undefined) return fallback;
+    const parsed = DECIMAL_INTEGER.test(value) ? Number(value) : Number.NaN;
+    if (!Number.isSafeInteger(parsed) || parsed < min || parsed > max) {
+      this.problem(name, `must be a whole number from ${min} to ${max}`);
+      return fallback;
+    }
+    return parsed;
+  }
+
+  /** A JSON setting, given either as a JSON string or as a structured wrangler var. */
+  json(name: string): unknown {
+    const value = this.env[name];
+    if (value === undefined || value === null) return undefined;
+    if (typeof value !== "string") return value;
+    if (value.trim() === "") return undefined;
+    try {
+      return JSON.parse(value);
+    } catch {
+      this.problem(name, "must be valid JSON");
+      return undefined;
+    }
+  }
+
+  /** An absolute URL that passes {@link checkUrl}. */
+  url(name: string, fallback?: string): URL | undefined {
+    const value = this.string(name) ?? fallback;
+    if (value === undefined) return undefined;
+    const checked = checkUrl(value);
+    if (typeof checked === "string") {
+      this.problem(name, checked);
+      return undefined;
+    }
+    return checked;
+  }
+
+  problem(name: string, expectation: string): void {
+    this.problems.push(`${name} ${expectation}`);
+  }
+}
+
+/**
+ * Checks an absolute URL. Plain http is accepted only for loopback hosts,
+ * which local development and tests use; anything else must be https so keys
+ * and tokens never cross the network in clear text. Returns the problem as text.
+ */
+export function checkUrl(value: string): URL | string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return "must be an absolute URL";
+  }
+  if (url.username || url.password || url.hash) return "must not contain credentials or a fragment";
+  if (url.protocol !== "https:" && !(url.protocol === "http:" && isLoopback(url.hostname))) {
+    return "must use https (plain http only for localhost)";
+  }
+  return url;
+}
+
+export function isLoopback(hostname: string): boolean {
+  return hostname === "localhost" || hostname === "[::1]" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
+}
+
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}

@@ -1,0 +1,25 @@
+import type { Config } from "../config/config";
+
+/** Values the middleware chain hands to later handlers. */
+export interface GateVariables {
+  config: Config;
+  /** The ChatKit `user` of the verified caller. */
+  user: string;
+  /** A stable, opaque key derived from `user`, used in KV keys and logs instead of the raw id. */
+  ownerKey: string;
+  requestId: string;
+  upstreamRequestId?: string;
+}
+
+export interface GateEnv {
+  Bindings: Env;
+  Variables: GateVariables;
+}
+
+/** Injected so tests and benchmarks control time and the network. */
+export interface GateDeps {
+  /** Current unix time in seconds. */
+  now: () => number;
+  /** Upper bound on one ChatKit call, in milliseconds. */
+  upstreamTimeoutMs: number;
+}

@@ -1,0 +1,47 @@
+import { env, SELF } from "cloudflare:test";
+
+export const BASE = "https://gate.test";
+
+export interface CallOptions {
+  token?: string;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+/** Calls the worker through its real entry point (SELF), as a browser or SPA would. */
+export async function call(method: string, path: string, options: CallOptions = {}): Promise<Response> {
+  const headers: Record<string, string> = { ...options.headers };
+  if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
+  let body: string | undefined;
+  if (options.body !== undefined) {
+    body = typeof options.body === "string" ? options.body : JSON.stringify(options.body);
+    headers["content-type"] ??= "application/json";
+  }
+  return SELF.fetch(`${BASE}${path}`, { method, headers, body });
+}
+
+/** Asserts nothing: returns the error envelope for the caller to assert on. */
+export async function errorOf(response: Response): Promise<{ status: number; code: unknown; message: unknown }> {
+  const body = (await response.json()) as { error?: { code?: unknown; message?: unknown } };
+  return { status: response.status, code: body.error?.code, message: body.error?.message };
+}
+
+/** Every KV entry, for asserting exactly what the worker stored. */
+export async function kvEntries(): Promise<
+  Array<{ name: string; value: unknown; metadata: unknown; expiration?: number }>
+> {
+  const listed = await env.SESSIONS.list();
+  return Promise.all(
+    listed.keys.map(async (key) => ({
+      name: key.name,
+      value: await env.SESSIONS.get(key.name, "json"),
+      metadata: key.metadata,
+      expiration: key.expiration,
+    })),
+  );
+}
+
+export async function clearKv(): Promise<void> {
+  const listed = await env.SESSIONS.list();
+  await Promise.all(listed.keys.map((key) => env.SESSIONS.delete(key.name)));
+}
