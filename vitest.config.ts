@@ -20,6 +20,8 @@ export default defineConfig({
   ],
   test: {
     include: ["test/**/*.test.ts"],
+    // Request logs are shown for failing tests only.
+    silent: "passed-only",
     provide: { chatkitSpec: existsSync(SPEC_PATH) ? readFileSync(SPEC_PATH, "utf8") : "" },
   },
 });

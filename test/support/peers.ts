@@ -79,7 +79,7 @@ export class Peers {
       } catch {}
       this.calls.push({ url: request.url, method: request.method, headers: Object.fromEntries(request.headers), body });
       if (request.url.startsWith(UPSTREAM)) return (this.chatkit ?? this.fakeChatKit)(request);
-      if (request.url.startsWith(ISSUER)) return (this.idp ?? this.fakeIdp)(request);
+      if (new URL(request.url).hostname.endsWith(".test")) return (this.idp ?? this.fakeIdp)(request);
       return new Response("no such peer", { status: 599 });
     });
     return this;
@@ -90,13 +90,16 @@ export class Peers {
     return this.calls.filter((call) => call.url.startsWith(UPSTREAM));
   }
 
-  idpCalls(): RecordedCall[] {
-    return this.calls.filter((call) => call.url.startsWith(ISSUER));
+  /** Calls that reached an identity provider (any `*.test` host other than ChatKit's). */
+  idpCalls(issuer = ISSUER): RecordedCall[] {
+    return this.calls.filter((call) => call.url.startsWith(`${issuer}/`));
   }
 
+  /** Serves discovery and JWKS for any `https://<name>.test` issuer. */
   readonly fakeIdp: Handler = (request) => {
-    const { pathname } = new URL(request.url);
-    if (pathname === "/.well-known/openid-configuration") return Response.json({ issuer: ISSUER, jwks_uri: JWKS_URL });
+    const { origin, pathname } = new URL(request.url);
+    if (pathname === "/.well-known/openid-configuration")
+      return Response.json({ issuer: origin, jwks_uri: `${origin}/keys` });
     if (pathname === "/keys") return Response.json(this.jwks);
     return new Response("not found", { status: 404 });
   };
