@@ -1,0 +1,191 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { ConfigError, parseConfig } from "../../src/config/config";
+import { callWith } from "../support/app";
+import { TEST_ENV } from "../support/env";
+import { clearKv } from "../support/http";
+import { mintToken, Peers } from "../support/peers";
+
+const problemsFor = (overrides: Record<string, unknown>): readonly string[] => {
+  try {
+    parseConfig({ ...TEST_ENV, ...overrides });
+    return [];
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+};
+
+describe("parseConfig", () => {
+  it("parses the test settings into a typed config", () => {
+    const config = parseConfig(TEST_ENV);
+
+    expect(config).toMatchObject({
+      openaiBaseUrl: "https://api.openai.test/v1",
+      workflow: { id: "wf_default", version: "3" },
+      expiresAfterSeconds: 300,
+      maxRequestsPerMinute: 12,
+      allowedOrigins: ["https://app.example.com", "http://localhost:5173"],
+      auth: {
+        issuer: "https://idp.test",
+        audiences: ["chatkit-gate", "other-api"],
+        jwksUrl: undefined,
+        algorithms: ["RS256", "ES256"],
+        userClaim: ["sub"],
+        userPrefix: "idp|",
+        clockToleranceSeconds: 30,
+      },
+    });
+    expect([...config.workflowAliases]).toEqual([
+      ["support", { id: "wf_support", version: "7" }],
+      ["sales", { id: "wf_sales" }],
+    ]);
+    expect([...config.clientStateVariables]).toEqual(["locale", "theme"]);
+  });
+
+  it("applies the contract's defaults when only the required settings are given", () => {
+    const config = parseConfig({
+      OPENAI_API_KEY: "sk-x",
+      CHATKIT_WORKFLOW_ID: "wf_1",
+      AUTH_ISSUER: "https://tenant.example.com/",
+      AUTH_AUDIENCE: "api",
+    });
+
+    expect(config).toMatchObject({
+      openaiBaseUrl: "https://api.openai.com/v1",
+      workflow: { id: "wf_1" },
+      chatkitConfiguration: undefined,
+      expiresAfterSeconds: 600,
+      maxRequestsPerMinute: 10,
+      allowedOrigins: [],
+      auth: { algorithms: ["RS256", "ES256"], userClaim: ["sub"], userPrefix: "", clockToleranceSeconds: 30 },
+    });
+  });
+
+  it("accepts structured wrangler vars as well as JSON strings", () => {
+    const config = parseConfig({
+      ...TEST_ENV,
+      CHATKIT_WORKFLOWS: { a: { id: "wf_a" } },
+      SESSION_EXPIRES_AFTER_SECONDS: 60,
+    });
+
+    expect(config.workflowAliases.get("a")).toEqual({ id: "wf_a" });
+    expect(config.expiresAfterSeconds).toBe(60);
+  });
+
+  const bad: Array<[string, Record<string, unknown>, string]> = [
+    ["missing API key", { OPENAI_API_KEY: "" }, "OPENAI_API_KEY is required"],
+    ["API key with a space", { OPENAI_API_KEY: "sk-a b" }, "OPENAI_API_KEY must not contain spaces"],
+    ["base URL over http", { OPENAI_BASE_URL: "http://api.openai.com/v1" }, "OPENAI_BASE_URL must use https"],
+    ["base URL not a URL", { OPENAI_BASE_URL: "api.openai.com" }, "OPENAI_BASE_URL must be an absolute URL"],
+    ["missing workflow", { CHATKIT_WORKFLOW_ID: " " }, "CHATKIT_WORKFLOW_ID is required"],
+    ["workflow id with spaces", { CHATKIT_WORKFLOW_ID: "wf 1" }, "CHATKIT_WORKFLOW_ID must be an id"],
+    ["workflows not JSON", { CHATKIT_WORKFLOWS: "{oops" }, "CHATKIT_WORKFLOWS must be valid JSON"],
+    ["workflows an array", { CHATKIT_WORKFLOWS: "[]" }, "CHATKIT_WORKFLOWS must be a JSON object"],
+    ["workflow alias without id", { CHATKIT_WORKFLOWS: '{"a":{"version":"1"}}' }, "CHATKIT_WORKFLOWS alias #1 must be"],
+    [
+      "workflow alias with extra keys",
+      { CHATKIT_WORKFLOWS: '{"a":{"id":"wf","user":"x"}}' },
+      "CHATKIT_WORKFLOWS alias #1",
+    ],
+    [
+      "workflow alias name with spaces",
+      { CHATKIT_WORKFLOWS: '{"a b":{"id":"wf"}}' },
+      "CHATKIT_WORKFLOWS alias #1 must be 1 to 64",
+    ],
+    [
+      "configuration with an unknown key",
+      { CHATKIT_CONFIGURATION: '{"scope":{}}' },
+      "CHATKIT_CONFIGURATION has an unknown key",
+    ],
+    [
+      "configuration with a bad type",
+      { CHATKIT_CONFIGURATION: '{"history":{"enabled":"yes"}}' },
+      "CHATKIT_CONFIGURATION .history.enabled",
+    ],
+    [
+      "upload size over 512 MB",
+      { CHATKIT_CONFIGURATION: '{"file_upload":{"max_file_size":513}}' },
+      ".file_upload.max_file_size",
+    ],
+    [
+      "state variable name with spaces",
+      { CHATKIT_CLIENT_STATE_VARIABLES: "a b" },
+      "CHATKIT_CLIENT_STATE_VARIABLES must list",
+    ],
+    [
+      "expiry 0",
+      { SESSION_EXPIRES_AFTER_SECONDS: "0" },
+      "SESSION_EXPIRES_AFTER_SECONDS must be a whole number from 1 to 600",
+    ],
+    ["expiry 601", { SESSION_EXPIRES_AFTER_SECONDS: "601" }, "SESSION_EXPIRES_AFTER_SECONDS must be"],
+    ["expiry 1.5", { SESSION_EXPIRES_AFTER_SECONDS: "1.5" }, "SESSION_EXPIRES_AFTER_SECONDS must be"],
+    ["rate limit 0", { SESSION_MAX_REQUESTS_PER_MINUTE: "0" }, "SESSION_MAX_REQUESTS_PER_MINUTE must be"],
+    ["missing issuer", { AUTH_ISSUER: "" }, "AUTH_ISSUER is required"],
+    [
+      "issuer not a URL without a JWKS URL",
+      { AUTH_ISSUER: "my-idp" },
+      "AUTH_ISSUER must be an https URL when AUTH_JWKS_URL is unset",
+    ],
+    ["missing audience", { AUTH_AUDIENCE: " , " }, "AUTH_AUDIENCE is required"],
+    ["JWKS URL over http", { AUTH_JWKS_URL: "http://idp.example.com/keys" }, "AUTH_JWKS_URL must use https"],
+    ["algorithm none", { AUTH_ALGORITHMS: "RS256,none" }, "AUTH_ALGORITHMS must not include none or HS*"],
+    ["algorithm HS256", { AUTH_ALGORITHMS: "HS256" }, "AUTH_ALGORITHMS must not include none or HS*"],
+    ["unknown algorithm", { AUTH_ALGORITHMS: "RS257" }, "AUTH_ALGORITHMS may only list"],
+    ["empty claim path segment", { AUTH_USER_CLAIM: "user..id" }, "AUTH_USER_CLAIM must be a claim name"],
+    ["prototype claim path", { AUTH_USER_CLAIM: "__proto__.x" }, "AUTH_USER_CLAIM must be a claim name"],
+    ["tolerance over 300", { AUTH_CLOCK_TOLERANCE_SECONDS: "301" }, "AUTH_CLOCK_TOLERANCE_SECONDS must be"],
+    ["origin with a path", { ALLOWED_ORIGINS: "https://app.example.com/" }, "ALLOWED_ORIGINS must list exact origins"],
+    ["wildcard origin", { ALLOWED_ORIGINS: "*" }, "ALLOWED_ORIGINS must list exact origins"],
+  ];
+
+  it.each(bad)("names the setting for %s, never its value", (_name, overrides, problem) => {
+    const problems = problemsFor(overrides);
+
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toContain(problem);
+    for (const value of Object.values(overrides)) {
+      const text = String(value).trim();
+      if (text.length > 3) expect(problems[0]).not.toContain(text);
+    }
+  });
+
+  it("reports every problem at once", () => {
+    expect(problemsFor({ OPENAI_API_KEY: "", AUTH_ISSUER: "", SESSION_EXPIRES_AFTER_SECONDS: "x" })).toEqual([
+      "OPENAI_API_KEY is required",
+      "SESSION_EXPIRES_AFTER_SECONDS must be a whole number from 1 to 600",
+      "AUTH_ISSUER is required",
+    ]);
+  });
+});
+
+describe("Should answer 503 config_invalid on every route when the configuration is bad", () => {
+  let peers: Peers;
+  beforeEach(async () => {
+    await clearKv();
+    peers = new Peers().install();
+  });
+  afterEach(() => vi.restoreAllMocks());
+
+  it.each([
+    ["GET", "/healthz"],
+    ["POST", "/v1/chatkit/sessions"],
+    ["GET", "/v1/chatkit/sessions"],
+    ["GET", "/v1/chatkit/sessions/cksess_1"],
+    ["POST", "/v1/chatkit/sessions/cksess_1/cancel"],
+    ["POST", "/v1/chatkit/sessions/cancel_all"],
+    ["OPTIONS", "/v1/chatkit/sessions"],
+    ["GET", "/nope"],
+  ])("%s %s", async (method, path) => {
+    const response = await callWith({ env: { OPENAI_API_KEY: "sk proj secret", AUTH_AUDIENCE: "" } }, method, path, {
+      token: await mintToken(),
+    });
+
+    expect(response.status).toBe(503);
+    const body = (await response.json()) as { error: { code: string; message: string } };
+    expect(body.error.code).toBe("config_invalid");
+    expect(body.error.message).toContain("OPENAI_API_KEY must not contain spaces");
+    expect(body.error.message).toContain("AUTH_AUDIENCE is required");
+    expect(body.error.message).not.toContain("secret");
+    expect(peers.calls).toEqual([]);
+  });
+});
