@@ -16,7 +16,7 @@ afterEach(() => vi.restoreAllMocks());
 /** A valid create body padded with JSON whitespace to exactly `size` bytes. */
 const bodyOfSize = (size: number) => {
   const json = '{"workflow":"support"}';
-  return json.slice(0, -1) + " ".repeat(size - json.length) + "}";
+  return `${json.slice(0, -1)}${" ".repeat(size - json.length)}}`;
 };
 
 /** Sends the body as a stream, so the request carries no Content-Length. */

@@ -91,7 +91,7 @@ export class Peers {
   }
 
   /** Calls that reached an identity provider (any `*.test` host other than ChatKit's). */
-  idpCalls(issuer = ISSUER): RecordedCall[] {
+  idpCalls(issuer: string = ISSUER): RecordedCall[] {
     return this.calls.filter((call) => call.url.startsWith(`${issuer}/`));
   }
 

@@ -1,0 +1,109 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { callWith } from "../support/app";
+import { clearKv, errorOf } from "../support/http";
+import { keys, mintToken, Peers } from "../support/peers";
+
+let peers: Peers;
+beforeEach(async () => {
+  await clearKv();
+  peers = new Peers().install();
+});
+afterEach(() => vi.restoreAllMocks());
+
+/** Each test uses its own issuer, so the isolate-wide key cache of one test never serves another. */
+const issuer = (name: string) => `https://${name}.test`;
+const asIssuer = (name: string) => ({ env: { AUTH_ISSUER: issuer(name) } });
+
+describe("Should fetch keys once and keep them across requests", () => {
+  it("discovers the JWKS from the issuer, then serves 20 requests from the cache", async () => {
+    const token = await mintToken({ iss: issuer("cache") });
+
+    for (let i = 0; i < 20; i++) {
+      expect((await callWith(asIssuer("cache"), "GET", "/v1/chatkit/sessions", { token })).status).toBe(200);
+    }
+
+    expect(peers.idpCalls(issuer("cache")).map((c) => new URL(c.url).pathname)).toEqual([
+      "/.well-known/openid-configuration",
+      "/keys",
+    ]);
+  });
+
+  it("uses AUTH_JWKS_URL without discovery when it is set", async () => {
+    const token = await mintToken({ iss: issuer("explicit") });
+
+    const response = await callWith(
+      { env: { AUTH_ISSUER: issuer("explicit"), AUTH_JWKS_URL: `${issuer("explicit")}/keys` } },
+      "GET",
+      "/v1/chatkit/sessions",
+      { token },
+    );
+
+    expect(response.status).toBe(200);
+    expect(peers.idpCalls(issuer("explicit")).map((c) => new URL(c.url).pathname)).toEqual(["/keys"]);
+  });
+
+  it("refetches at most once per cooldown for a storm of unknown kids", async () => {
+    const setup = asIssuer("storm");
+    await callWith(setup, "GET", "/v1/chatkit/sessions", { token: await mintToken({ iss: issuer("storm") }) });
+
+    for (let i = 0; i < 10; i++) {
+      const token = await mintToken({ iss: issuer("storm") }, { key: { ...keys.unpublished, kid: `random-${i}` } });
+      expect(await errorOf(await callWith(setup, "GET", "/v1/chatkit/sessions", { token }))).toMatchObject({
+        status: 401,
+      });
+    }
+
+    expect(peers.idpCalls(issuer("storm")).filter((c) => c.url.endsWith("/keys"))).toHaveLength(1);
+  });
+});
+
+describe("Should fail closed with 503 when keys cannot be had", () => {
+  it.each([
+    [
+      "the JWKS answers 500",
+      (r: Request) => (r.url.endsWith("/keys") ? new Response("", { status: 500 }) : peers.fakeIdp(r)),
+    ],
+    ["the JWKS is not JSON", (r: Request) => (r.url.endsWith("/keys") ? new Response("<html>") : peers.fakeIdp(r))],
+    [
+      "the JWKS is not a key set",
+      (r: Request) => (r.url.endsWith("/keys") ? Response.json({ keys: "no" }) : peers.fakeIdp(r)),
+    ],
+    ["discovery answers 404", () => new Response("", { status: 404 })],
+    [
+      "discovery names another issuer",
+      () => Response.json({ issuer: "https://evil.test", jwks_uri: "https://evil.test/keys" }),
+    ],
+    [
+      "discovery points the JWKS at plain http",
+      (r: Request) => Response.json({ issuer: new URL(r.url).origin, jwks_uri: "http://keys.example.com/jwks" }),
+    ],
+    [
+      "the IdP is unreachable",
+      () => {
+        throw new TypeError("Network connection lost.");
+      },
+    ],
+  ])("%s", async (name, answer) => {
+    const tenant = `down-${name.replace(/\W+/g, "-")}`;
+    peers.idp = answer;
+
+    const response = await callWith(asIssuer(tenant), "GET", "/v1/chatkit/sessions", {
+      token: await mintToken({ iss: issuer(tenant) }),
+    });
+
+    expect(await errorOf(response)).toMatchObject({ status: 503, code: "auth_unavailable" });
+    expect(response.headers.get("www-authenticate")).toBeNull();
+    expect(peers.upstreamCalls()).toEqual([]);
+  });
+
+  it("recovers once the identity provider is back", async () => {
+    const token = await mintToken({ iss: issuer("flaky") });
+    peers.idp = () => new Response("", { status: 503 });
+    const down = await callWith(asIssuer("flaky"), "GET", "/v1/chatkit/sessions", { token });
+    peers.idp = undefined;
+
+    const up = await callWith(asIssuer("flaky"), "GET", "/v1/chatkit/sessions", { token });
+
+    expect([down.status, up.status]).toEqual([503, 200]);
+  });
+});

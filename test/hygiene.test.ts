@@ -1,0 +1,58 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { callWith } from "./support/app";
+import { TEST_ENV } from "./support/env";
+import { call, clearKv, kvEntries } from "./support/http";
+import { mintToken, Peers } from "./support/peers";
+
+let peers: Peers;
+let lines: string[];
+beforeEach(async () => {
+  await clearKv();
+  peers = new Peers().install();
+  lines = [];
+  for (const level of ["log", "info", "warn", "error", "debug"] as const) {
+    vi.spyOn(console, level).mockImplementation((...args: unknown[]) => {
+      lines.push(args.map(String).join(" "));
+    });
+  }
+});
+afterEach(() => vi.restoreAllMocks());
+
+describe("Should keep secrets out of logs, KV and error responses", () => {
+  it("through a full flow, a failing upstream and a bad configuration", async () => {
+    const alice = await mintToken({ sub: "alice@example.com" });
+    const bob = await mintToken({ sub: "bob@example.com" });
+    const secrets = new Set<string>([TEST_ENV.OPENAI_API_KEY, alice, bob]);
+    const bodies: string[] = [];
+    const keep = async (response: Response) => {
+      bodies.push(await response.text());
+      return response;
+    };
+
+    const created = await call("POST", "/v1/chatkit/sessions", { token: alice });
+    const session = (await created.json()) as { session_id: string; client_secret: string };
+    secrets.add(session.client_secret);
+    await keep(await call("GET", `/v1/chatkit/sessions/${session.session_id}`, { token: alice }));
+    await keep(await call("GET", "/v1/chatkit/sessions", { token: alice }));
+    await keep(await call("GET", `/v1/chatkit/sessions/${session.session_id}`, { token: bob }));
+    await keep(await call("POST", "/v1/chatkit/sessions", { token: `${alice.slice(0, -4)}AAAA` }));
+    peers.chatkit = () => new Response(`{"error":{"message":"bad key ${TEST_ENV.OPENAI_API_KEY}"}}`, { status: 401 });
+    await keep(await call("POST", "/v1/chatkit/sessions", { token: alice }));
+    peers.chatkit = undefined;
+    await keep(await call("POST", `/v1/chatkit/sessions/${session.session_id}/cancel`, { token: alice }));
+    await keep(await call("POST", "/v1/chatkit/sessions/cancel_all", { token: alice }));
+    await keep(await callWith({ env: { OPENAI_API_KEY: `${TEST_ENV.OPENAI_API_KEY} x` } }, "GET", "/healthz"));
+
+    const stored = JSON.stringify(await kvEntries());
+    expect(lines.length).toBeGreaterThanOrEqual(9);
+    for (const secret of secrets) {
+      for (const line of lines) expect(line).not.toContain(secret);
+      for (const body of bodies) expect(body).not.toContain(secret);
+      expect(stored).not.toContain(secret);
+    }
+    for (const raw of ["alice@example.com", "bob@example.com"]) {
+      expect(stored).not.toContain(raw);
+      for (const line of lines) expect(line).not.toContain(raw);
+    }
+  });
+});

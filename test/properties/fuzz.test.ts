@@ -1,0 +1,129 @@
+import { SELF } from "cloudflare:test";
+import fc from "fast-check";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { BASE } from "../support/http";
+import { mintToken, Peers } from "../support/peers";
+
+/** Runs per property; each run is a real request through workerd. */
+const RUNS = 150;
+
+let peers: Peers;
+let token: string;
+beforeEach(async () => {
+  peers = new Peers().install();
+  token = await mintToken();
+});
+afterEach(() => vi.restoreAllMocks());
+
+const json = fc.jsonValue({ maxDepth: 3 });
+const documented = new Set([200, 201, 204, 400, 401, 404, 413, 415]);
+
+async function expectHandled(response: Response): Promise<void> {
+  expect(response.status).toBeLessThan(500);
+  expect(documented).toContain(response.status);
+  if (response.status >= 400) {
+    const body = (await response.json()) as { error: { code: string; message: string } };
+    expect(typeof body.error.code).toBe("string");
+    expect(typeof body.error.message).toBe("string");
+  } else {
+    await response.arrayBuffer();
+  }
+}
+
+describe("Should never fail with a 5xx or an uncaught exception", () => {
+  it("on random create bodies", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(
+          json.map((v) => JSON.stringify(v)),
+          fc
+            .record({
+              workflow: fc.oneof(fc.string(), json),
+              state_variables: fc.oneof(fc.dictionary(fc.string(), json), json),
+            })
+            .map((v) => JSON.stringify(v)),
+          fc.string({ maxLength: 200 }),
+          fc.uint8Array({ maxLength: 200 }),
+        ),
+        async (body) => {
+          const response = await SELF.fetch(`${BASE}/v1/chatkit/sessions`, {
+            method: "POST",
+            headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+            body,
+          });
+          await expectHandled(response);
+        },
+      ),
+      { numRuns: RUNS },
+    );
+  });
+
+  it("on random session ids", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.string({ minLength: 1, maxLength: 300 }),
+        fc.constantFrom("GET", "POST"),
+        async (id, method) => {
+          const path = `/v1/chatkit/sessions/${encodeURIComponent(id)}${method === "POST" ? "/cancel" : ""}`;
+          const response = await SELF.fetch(`${BASE}${path}`, {
+            method,
+            headers: { authorization: `Bearer ${token}` },
+          });
+          await expectHandled(response);
+        },
+      ),
+      { numRuns: RUNS },
+    );
+  });
+
+  it("on random tokens and Authorization headers", async () => {
+    const segment = fc
+      .base64String({ maxLength: 80 })
+      .map((s) => s.replace(/\+/g, "-").replace(/\//g, "_").replace(/=/g, ""));
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(
+          fc.string({ maxLength: 300 }).map((s) => `Bearer ${s}`),
+          fc.tuple(segment, segment, segment).map((parts) => `Bearer ${parts.join(".")}`),
+          fc.tuple(json, json).map(([h, p]) => `Bearer ${btoa(JSON.stringify(h))}.${btoa(JSON.stringify(p))}.sig`),
+          fc.string({ maxLength: 100 }),
+        ),
+        async (authorization) => {
+          let headers: Headers;
+          try {
+            headers = new Headers({ authorization });
+          } catch {
+            return; // Not a legal header value: no client could send it.
+          }
+          const response = await SELF.fetch(`${BASE}/v1/chatkit/sessions`, { headers });
+          await expectHandled(response);
+        },
+      ),
+      { numRuns: RUNS },
+    );
+    expect(peers.upstreamCalls()).toEqual([]);
+  });
+
+  it("on random headers around a valid token", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.dictionary(
+          fc.constantFrom("content-type", "content-length", "origin", "accept", "x-forwarded-for"),
+          fc.string({ maxLength: 60 }),
+        ),
+        async (extra) => {
+          let headers: Headers;
+          try {
+            headers = new Headers({ ...extra, authorization: `Bearer ${token}` });
+          } catch {
+            return;
+          }
+          if (headers.has("content-length")) headers.delete("content-length");
+          const response = await SELF.fetch(`${BASE}/v1/chatkit/sessions`, { method: "POST", headers, body: "{}" });
+          await expectHandled(response);
+        },
+      ),
+      { numRuns: RUNS },
+    );
+  });
+});
