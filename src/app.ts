@@ -1,4 +1,4 @@
-import { Hono } from "hono";
+import { Hono } from "hono/tiny";
 import { requireUser } from "./auth/middleware";
 import { ConfigError, loadConfig } from "./config/config";
 import type { GateDeps, GateEnv } from "./http/context";

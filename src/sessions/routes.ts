@@ -1,5 +1,5 @@
 import type { Context } from "hono";
-import { Hono } from "hono";
+import { Hono } from "hono/tiny";
 import { ChatKitClient, SESSION_ID } from "../chatkit/client";
 import { UpstreamError, upstreamGateError } from "../chatkit/failures";
 import type { CreateChatSessionBody } from "../chatkit/types";

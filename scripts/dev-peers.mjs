@@ -1,0 +1,107 @@
+// Local stand-ins for the two peers chatkit-gate talks to, for `npm run dev`
+// demo mode, end-to-end tests and benchmarks. Dev-only: never bundled.
+//  - a token issuer: OIDC discovery, a JWKS, and GET /token?sub=alice
+//  - a ChatKit stand-in: create and cancel answered the way the real API does
+import { createServer } from "node:http";
+import { exportJWK, generateKeyPair, SignJWT } from "jose";
+
+export const DEMO_AUDIENCE = "chatkit-gate-demo";
+/** Demo tokens last an hour, so a person can follow the README at leisure. */
+const DEMO_TOKEN_SECONDS = 3600;
+
+function listen(server, port) {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, "127.0.0.1", () => resolve(server.address().port));
+  });
+}
+
+function send(res, status, body, headers = {}) {
+  res.writeHead(status, { "content-type": "application/json", "access-control-allow-origin": "*", ...headers });
+  res.end(JSON.stringify(body));
+}
+
+async function readBody(req) {
+  const chunks = [];
+  for await (const chunk of req) chunks.push(chunk);
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+/** A token issuer on 127.0.0.1 whose issuer URL is `http://127.0.0.1:<port>`. */
+export async function startIssuer({ port = 0 } = {}) {
+  const { privateKey, publicKey } = await generateKeyPair("ES256");
+  const jwk = { ...(await exportJWK(publicKey)), kid: "demo-1", alg: "ES256", use: "sig" };
+  let issuer = "";
+  const server = createServer((req, res) => {
+    const url = new URL(req.url, issuer);
+    if (url.pathname === "/.well-known/openid-configuration") {
+      return send(res, 200, { issuer, jwks_uri: `${issuer}/jwks.json`, id_token_signing_alg_values_supported: ["ES256"] });
+    }
+    if (url.pathname === "/jwks.json") return send(res, 200, { keys: [jwk] });
+    if (url.pathname === "/token") {
+      const sub = url.searchParams.get("sub") ?? "alice";
+      return new SignJWT({ name: sub })
+        .setProtectedHeader({ alg: "ES256", kid: jwk.kid, typ: "JWT" })
+        .setIssuer(issuer)
+        .setAudience(DEMO_AUDIENCE)
+        .setSubject(sub)
+        .setIssuedAt()
+        .setExpirationTime(`${DEMO_TOKEN_SECONDS}s`)
+        .sign(privateKey)
+        .then((token) => send(res, 200, { token, expires_in: DEMO_TOKEN_SECONDS }));
+    }
+    send(res, 404, { error: "not found" });
+  });
+  const bound = await listen(server, port);
+  issuer = `http://127.0.0.1:${bound}`;
+  return { issuer, port: bound, close: () => new Promise((r) => server.close(r)) };
+}
+
+/**
+ * A ChatKit stand-in on 127.0.0.1 that answers `POST /v1/chatkit/sessions`
+ * and `POST /v1/chatkit/sessions/{id}/cancel` with ChatSessionResource
+ * objects, and records every call in `calls`.
+ */
+export async function startChatKit({ port = 0, apiKey } = {}) {
+  const sessions = new Map();
+  const calls = [];
+  const server = createServer(async (req, res) => {
+    const text = await readBody(req);
+    const body = text ? JSON.parse(text) : undefined;
+    calls.push({ method: req.method, path: req.url, headers: req.headers, body });
+    const headers = { "x-request-id": `req_${calls.length}` };
+    if (apiKey && req.headers.authorization !== `Bearer ${apiKey}`) {
+      return send(res, 401, { error: { message: "Incorrect API key provided", type: "invalid_request_error", param: null, code: "invalid_api_key" } }, headers);
+    }
+    if (req.method === "POST" && req.url === "/v1/chatkit/sessions") {
+      const id = `cksess_${crypto.randomUUID().replace(/-/g, "")}`;
+      const session = {
+        id,
+        object: "chatkit.session",
+        client_secret: `ek_demo_${crypto.randomUUID().replace(/-/g, "")}`,
+        expires_at: Math.floor(Date.now() / 1000) + (body?.expires_after?.seconds ?? 600),
+        status: "active",
+        user: body?.user,
+        workflow: { id: body?.workflow?.id, version: body?.workflow?.version ?? null, state_variables: body?.workflow?.state_variables ?? null, tracing: { enabled: true } },
+        rate_limits: { max_requests_per_1_minute: body?.rate_limits?.max_requests_per_1_minute ?? 10 },
+        max_requests_per_1_minute: body?.rate_limits?.max_requests_per_1_minute ?? 10,
+        chatkit_configuration: {
+          automatic_thread_titling: { enabled: true },
+          file_upload: { enabled: false, max_file_size: null, max_files: null },
+          history: { enabled: true, recent_threads: null },
+        },
+      };
+      sessions.set(id, session);
+      return send(res, 200, session, headers);
+    }
+    const cancel = /^\/v1\/chatkit\/sessions\/(cksess_[A-Za-z0-9_-]+)\/cancel$/.exec(req.url ?? "");
+    if (req.method === "POST" && cancel && sessions.has(cancel[1])) {
+      const session = { ...sessions.get(cancel[1]), status: "cancelled" };
+      sessions.set(cancel[1], session);
+      return send(res, 200, session, headers);
+    }
+    send(res, 404, { error: { message: "Not found", type: "invalid_request_error", param: null, code: null } }, headers);
+  });
+  const bound = await listen(server, port);
+  return { baseUrl: `http://127.0.0.1:${bound}/v1`, port: bound, calls, sessions, close: () => new Promise((r) => server.close(r)) };
+}
