@@ -21,7 +21,9 @@ try {
   const raw = Buffer.concat(files.map((name) => readFileSync(join(outdir, name))));
   const gzip = gzipSync(raw, { level: 9 }).length;
   const kib = (bytes) => `${(bytes / 1024).toFixed(1)} KiB`;
-  console.log(`bundle: ${files.join(", ")} ${kib(raw.length)} raw, ${kib(gzip)} gzip (budget ${kib(BUDGET_BYTES)}, ${((gzip / BUDGET_BYTES) * 100).toFixed(0)}% used)`);
+  console.log(
+    `bundle: ${files.join(", ")} ${kib(raw.length)} raw, ${kib(gzip)} gzip (budget ${kib(BUDGET_BYTES)}, ${((gzip / BUDGET_BYTES) * 100).toFixed(0)}% used)`,
+  );
   if (gzip > BUDGET_BYTES) {
     console.error(`bundle: over budget by ${kib(gzip - BUDGET_BYTES)}`);
     process.exitCode = 1;

@@ -35,7 +35,11 @@ export async function startIssuer({ port = 0 } = {}) {
   const server = createServer((req, res) => {
     const url = new URL(req.url, issuer);
     if (url.pathname === "/.well-known/openid-configuration") {
-      return send(res, 200, { issuer, jwks_uri: `${issuer}/jwks.json`, id_token_signing_alg_values_supported: ["ES256"] });
+      return send(res, 200, {
+        issuer,
+        jwks_uri: `${issuer}/jwks.json`,
+        id_token_signing_alg_values_supported: ["ES256"],
+      });
     }
     if (url.pathname === "/jwks.json") return send(res, 200, { keys: [jwk] });
     if (url.pathname === "/token") {
@@ -71,7 +75,19 @@ export async function startChatKit({ port = 0, apiKey } = {}) {
     calls.push({ method: req.method, path: req.url, headers: req.headers, body });
     const headers = { "x-request-id": `req_${calls.length}` };
     if (apiKey && req.headers.authorization !== `Bearer ${apiKey}`) {
-      return send(res, 401, { error: { message: "Incorrect API key provided", type: "invalid_request_error", param: null, code: "invalid_api_key" } }, headers);
+      return send(
+        res,
+        401,
+        {
+          error: {
+            message: "Incorrect API key provided",
+            type: "invalid_request_error",
+            param: null,
+            code: "invalid_api_key",
+          },
+        },
+        headers,
+      );
     }
     if (req.method === "POST" && req.url === "/v1/chatkit/sessions") {
       const id = `cksess_${crypto.randomUUID().replace(/-/g, "")}`;
@@ -82,7 +98,12 @@ export async function startChatKit({ port = 0, apiKey } = {}) {
         expires_at: Math.floor(Date.now() / 1000) + (body?.expires_after?.seconds ?? 600),
         status: "active",
         user: body?.user,
-        workflow: { id: body?.workflow?.id, version: body?.workflow?.version ?? null, state_variables: body?.workflow?.state_variables ?? null, tracing: { enabled: true } },
+        workflow: {
+          id: body?.workflow?.id,
+          version: body?.workflow?.version ?? null,
+          state_variables: body?.workflow?.state_variables ?? null,
+          tracing: { enabled: true },
+        },
         rate_limits: { max_requests_per_1_minute: body?.rate_limits?.max_requests_per_1_minute ?? 10 },
         max_requests_per_1_minute: body?.rate_limits?.max_requests_per_1_minute ?? 10,
         chatkit_configuration: {
@@ -100,8 +121,19 @@ export async function startChatKit({ port = 0, apiKey } = {}) {
       sessions.set(cancel[1], session);
       return send(res, 200, session, headers);
     }
-    send(res, 404, { error: { message: "Not found", type: "invalid_request_error", param: null, code: null } }, headers);
+    send(
+      res,
+      404,
+      { error: { message: "Not found", type: "invalid_request_error", param: null, code: null } },
+      headers,
+    );
   });
   const bound = await listen(server, port);
-  return { baseUrl: `http://127.0.0.1:${bound}/v1`, port: bound, calls, sessions, close: () => new Promise((r) => server.close(r)) };
+  return {
+    baseUrl: `http://127.0.0.1:${bound}/v1`,
+    port: bound,
+    calls,
+    sessions,
+    close: () => new Promise((r) => server.close(r)),
+  };
 }
