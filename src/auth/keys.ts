@@ -1,17 +1,28 @@
-import { createRemoteJWKSet, type JWTVerifyGetKey } from "jose";
+import {
+  createRemoteJWKSet,
+  customFetch,
+  type JSONWebKeySet,
+  type JWKSCacheInput,
+  type JWTVerifyGetKey,
+  jwksCache,
+} from "jose";
+import type { AuthProvider } from "../config/auth";
 import { checkUrl } from "../config/reader";
 import { readCapped } from "../http/body";
+import { base64url, sha256 } from "./encoding";
 
 /** jose's default: long enough for a slow IdP, short enough to fail a request fast. */
 const JWKS_TIMEOUT_MS = 5_000;
 /** A kid miss refetches the JWKS at most this often, so random kids cannot flood the IdP. */
 const JWKS_COOLDOWN_MS = 30_000;
 /** Keys are refreshed at least this often, so a rotated-out key stops working within it. */
-const JWKS_MAX_AGE_MS = 10 * 60_000;
+const JWKS_MAX_AGE_SECONDS = 600;
+/** KV refuses an expirationTtl under 60 seconds. */
+const MIN_KV_TTL_SECONDS = 60;
+/** Discovery documents and key sets are a few KiB; the cap bounds memory on a hostile answer. */
+const MAX_KEY_DOCUMENT_BYTES = 64 * 1024;
 /** Discovery documents are small; a timeout keeps a hung IdP from holding requests. */
 const DISCOVERY_TIMEOUT_MS = 5_000;
-/** Real discovery documents are a few KiB; the cap bounds memory on a hostile answer. */
-const MAX_DISCOVERY_BYTES = 64 * 1024;
 
 /**
  * The key source itself failed (unreachable, timed out, bad answer). Tokens
@@ -24,13 +35,35 @@ export class KeysUnavailable extends Error {
   }
 }
 
+/** Where a resolver may persist its key set for other isolates, and how to wait for the write. */
+export interface KeyPersistence {
+  kv: KVNamespace;
+  waitUntil: (promise: Promise<unknown>) => void;
+}
+
+/** What is persisted in KV: the key set, when jose fetched it, and from where. */
+interface PersistedKeys {
+  url: string;
+  uat: number;
+  jwks: JSONWebKeySet;
+}
+
+interface Resolver {
+  url: string;
+  remote: JWTVerifyGetKey;
+  /** jose's cache hook object: jose reads it at creation and updates it after each fetch. */
+  cache: JWKSCacheInput;
+  /** The `uat` last written to KV, so each fetch is persisted once. */
+  saved?: number;
+  /** Seconds the provider said its keys may be cached (Cache-Control max-age). */
+  readonly maxAge?: number;
+}
+
 /**
- * JWKS resolvers by URL, kept at module scope so jose's key cache, imported
- * CryptoKeys and kid-miss cooldown live for the whole isolate, not a request.
+ * Resolvers by provider, at module scope, so jose's key cache, imported
+ * CryptoKeys and kid-miss cooldown live for the whole isolate.
  */
-const resolvers = new Map<string, JWTVerifyGetKey>();
-/** `jwks_uri` found by discovery, by issuer. Only settled strings are kept: Workers forbid sharing pending I/O across requests. */
-const discovered = new Map<string, string>();
+const resolvers = new Map<string, Resolver>();
 
 /** jose errors that mean "this token names no usable key", which is the token's fault. */
 const TOKEN_KEY_ERRORS = new Set([
@@ -40,31 +73,91 @@ const TOKEN_KEY_ERRORS = new Set([
 ]);
 
 /**
- * The key resolver for an issuer: its explicit JWKS URL, or the `jwks_uri`
- * from its OIDC discovery document. Failures of the key source surface as
- * {@link KeysUnavailable}; a token that names no known key keeps jose's error.
+ * The key resolver for a JWKS provider. A cold isolate first looks for a key
+ * set another isolate persisted in KV, and fetches (discovery, then JWKS)
+ * only when there is none. Failures of the key source surface as
+ * {@link KeysUnavailable}; a token naming no known key keeps jose's error.
  */
-export async function keyResolverFor(issuer: string, jwksUrl: URL | undefined): Promise<JWTVerifyGetKey> {
-  const url = jwksUrl?.href ?? discovered.get(issuer) ?? (await discoverJwksUri(issuer));
-  let resolver = resolvers.get(url);
-  if (resolver === undefined) {
-    const remote = createRemoteJWKSet(new URL(url), {
-      timeoutDuration: JWKS_TIMEOUT_MS,
-      cooldownDuration: JWKS_COOLDOWN_MS,
-      cacheMaxAge: JWKS_MAX_AGE_MS,
-    });
-    resolver = async (header, token) => {
-      try {
-        return await remote(header, token);
-      } catch (error) {
-        const code = (error as { code?: unknown }).code;
-        if (typeof code === "string" && TOKEN_KEY_ERRORS.has(code)) throw error;
-        throw new KeysUnavailable("The signing keys could not be fetched", { cause: error });
-      }
-    };
-    resolvers.set(url, resolver);
-  }
+export async function keyResolverFor(provider: AuthProvider, persistence: KeyPersistence): Promise<JWTVerifyGetKey> {
+  const id = `${provider.issuer}\n${provider.jwksUrl?.href ?? ""}`;
+  const resolver = resolvers.get(id) ?? (await createResolver(id, provider, persistence));
+  return async (header, token) => {
+    let key: Awaited<ReturnType<JWTVerifyGetKey>>;
+    try {
+      key = await resolver.remote(header, token);
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      if (typeof code === "string" && TOKEN_KEY_ERRORS.has(code)) throw error;
+      throw new KeysUnavailable("The signing keys could not be fetched", { cause: error });
+    } finally {
+      persist(id, resolver, persistence);
+    }
+    return key;
+  };
+}
+
+async function createResolver(id: string, provider: AuthProvider, persistence: KeyPersistence): Promise<Resolver> {
+  const storageKey = await storageKeyFor(id);
+  const stored = await persistence.kv.get<PersistedKeys>(storageKey, "json").catch(() => null);
+  const valid =
+    stored !== null &&
+    typeof stored.url === "string" &&
+    typeof stored.uat === "number" &&
+    typeof stored.jwks === "object";
+  const url = provider.jwksUrl?.href ?? (valid ? stored.url : await discoverJwksUri(provider.issuer));
+  const cache: JWKSCacheInput = valid && stored.url === url ? { uat: stored.uat, jwks: stored.jwks } : {};
+  const headers: { maxAge?: number } = {};
+  const remote = createRemoteJWKSet(new URL(url), {
+    timeoutDuration: JWKS_TIMEOUT_MS,
+    cooldownDuration: JWKS_COOLDOWN_MS,
+    cacheMaxAge: JWKS_MAX_AGE_SECONDS * 1000,
+    [jwksCache]: cache,
+    [customFetch]: async (input: string, init: RequestInit) => {
+      const response = await fetch(input, init);
+      headers.maxAge = maxAgeOf(response.headers.get("cache-control"));
+      return new Response(await capped(response), { status: response.status, headers: response.headers });
+    },
+  });
+  const resolver: Resolver = {
+    url,
+    remote,
+    cache,
+    saved: valid ? stored.uat : undefined,
+    get maxAge() {
+      return headers.maxAge;
+    },
+  };
+  resolvers.set(id, resolver);
   return resolver;
+}
+
+/** Writes a freshly fetched key set to KV once, for cold isolates; best effort. */
+function persist(id: string, resolver: Resolver, persistence: KeyPersistence): void {
+  const { uat, jwks } = resolver.cache as Partial<PersistedKeys>;
+  if (uat === undefined || jwks === undefined || uat === resolver.saved) return;
+  resolver.saved = uat;
+  const ttl = Math.max(MIN_KV_TTL_SECONDS, Math.min(resolver.maxAge ?? JWKS_MAX_AGE_SECONDS, JWKS_MAX_AGE_SECONDS));
+  const value: PersistedKeys = { url: resolver.url, uat, jwks };
+  persistence.waitUntil(
+    storageKeyFor(id)
+      .then((key) => persistence.kv.put(key, JSON.stringify(value), { expirationTtl: ttl }))
+      .catch(() => {}),
+  );
+}
+
+async function storageKeyFor(id: string): Promise<string> {
+  return `jwks:${base64url(await sha256(id))}`;
+}
+
+function maxAgeOf(cacheControl: string | null): number | undefined {
+  const match = /(?:^|,)\s*max-age=(\d+)/i.exec(cacheControl ?? "");
+  return match ? Number(match[1]) : undefined;
+}
+
+async function capped(response: Response): Promise<Uint8Array> {
+  const body = await readCapped(response.body, MAX_KEY_DOCUMENT_BYTES);
+  if (body === "too_large") throw new KeysUnavailable("The key document is too large");
+  return body;
 }
 
 async function discoverJwksUri(issuer: string): Promise<string> {
@@ -78,9 +171,7 @@ async function discoverJwksUri(issuer: string): Promise<string> {
       signal: AbortSignal.timeout(DISCOVERY_TIMEOUT_MS),
     });
     if (response.status !== 200) throw new Error(`discovery answered ${response.status}`);
-    const body = await readCapped(response.body, MAX_DISCOVERY_BYTES);
-    if (body === "too_large") throw new Error("discovery document too large");
-    document = JSON.parse(new TextDecoder().decode(body));
+    document = JSON.parse(new TextDecoder().decode(await capped(response)));
   } catch (cause) {
     throw new KeysUnavailable("The identity provider's discovery document could not be fetched", { cause });
   }
@@ -88,6 +179,5 @@ async function discoverJwksUri(issuer: string): Promise<string> {
   if (claimed !== issuer || typeof jwksUri !== "string" || typeof checkUrl(jwksUri) === "string") {
     throw new KeysUnavailable("The identity provider's discovery document is not usable");
   }
-  discovered.set(issuer, jwksUri);
   return jwksUri;
 }

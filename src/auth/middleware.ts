@@ -1,8 +1,9 @@
 import { createMiddleware } from "hono/factory";
 import type { GateDeps, GateEnv } from "../http/context";
+import { base64url, sha256 } from "./encoding";
 import { AuthFailed, authError } from "./failures";
 import { readBearer } from "./token";
-import { verifyToken } from "./verify";
+import { type VerifiedUser, verifyToken } from "./verify";
 
 /**
  * Requires a valid bearer JWT and sets `user` and `ownerKey` for the
@@ -13,15 +14,19 @@ export function requireUser(deps: Pick<GateDeps, "now">) {
   return createMiddleware<GateEnv>(async (c, next) => {
     const bearer = readBearer(c.req.header("authorization"));
     if (bearer.kind !== "token") throw authError(bearer.kind);
-    let user: string;
+    let verified: VerifiedUser;
     try {
-      user = await verifyToken(bearer.token, c.var.config.auth, deps.now());
+      verified = await verifyToken(bearer.token, c.var.config.auth, deps.now(), {
+        kv: c.env.SESSIONS,
+        waitUntil: (promise) => c.executionCtx.waitUntil(promise),
+      });
     } catch (error) {
       if (error instanceof AuthFailed) throw authError(error.failure);
       throw error;
     }
-    c.set("user", user);
-    c.set("ownerKey", await ownerKeyFor(user));
+    c.set("user", verified.user);
+    c.set("claims", verified.claims);
+    c.set("ownerKey", await ownerKeyFor(verified.user));
     await next();
   });
 }
@@ -32,8 +37,5 @@ export function requireUser(deps: Pick<GateDeps, "now">) {
  * ids out of KV key names and logs.
  */
 export async function ownerKeyFor(user: string): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(user)));
-  let binary = "";
-  for (const byte of digest) binary += String.fromCharCode(byte);
-  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  return base64url(await sha256(user));
 }

@@ -1,8 +1,9 @@
-import { decodeProtectedHeader, errors, jwtVerify } from "jose";
-import type { AuthConfig } from "../config/config";
-import { userFromClaims } from "./claims";
+import { decodeJwt, decodeProtectedHeader, errors, type JWTPayload, jwtVerify } from "jose";
+import type { AuthConfig } from "../config/auth";
+import { pseudonymousUser, userFromClaims } from "./claims";
+import { hmacKey } from "./encoding";
 import { AuthFailed, type AuthFailure } from "./failures";
-import { KeysUnavailable, keyResolverFor } from "./keys";
+import { type KeyPersistence, KeysUnavailable, keyResolverFor } from "./keys";
 
 /** Header parameters that point at a key. Honouring them lets a token bring its own key, so they are refused outright. */
 const KEY_LOCATING_HEADERS = ["jku", "x5u", "jwk", "x5c"] as const;
@@ -15,43 +16,65 @@ const USER_FAILURES = {
   too_long: "user_too_long",
 } as const satisfies Record<string, AuthFailure>;
 
+export interface VerifiedUser {
+  /** The ChatKit `user`: prefix + claim, or its pseudonym when USER_ID_SECRET is set. */
+  user: string;
+  /** The verified claims, for state variables filled from claims. */
+  claims: JWTPayload;
+}
+
 /**
- * Verifies a compact JWT against the configured issuer and returns the
- * ChatKit `user` it maps to. Throws {@link AuthFailed} with the reason.
+ * Verifies a compact JWT and returns the ChatKit `user` it maps to. The
+ * unverified `iss` only selects which configured provider's keys and rules
+ * apply; every claim is then verified against that provider.
+ * Throws {@link AuthFailed} with the reason.
  *
  * @param nowSeconds the current unix time, injected so tests control the clock
  */
-export async function verifyToken(token: string, auth: AuthConfig, nowSeconds: number): Promise<string> {
+export async function verifyToken(
+  token: string,
+  auth: AuthConfig,
+  nowSeconds: number,
+  persistence: KeyPersistence,
+): Promise<VerifiedUser> {
   let header: ReturnType<typeof decodeProtectedHeader>;
+  let unverified: JWTPayload;
   try {
     header = decodeProtectedHeader(token);
+    unverified = decodeJwt(token);
   } catch {
     throw new AuthFailed("malformed");
   }
   if (KEY_LOCATING_HEADERS.some((name) => Object.hasOwn(header, name))) throw new AuthFailed("forbidden_header");
-  if (typeof header.alg !== "string" || !auth.algorithms.includes(header.alg)) throw new AuthFailed("algorithm");
+  const provider = typeof unverified.iss === "string" ? auth.providers.get(unverified.iss) : undefined;
+  if (provider === undefined) throw new AuthFailed("issuer");
+  if (typeof header.alg !== "string" || !provider.algorithms.includes(header.alg)) throw new AuthFailed("algorithm");
 
-  let payload: Awaited<ReturnType<typeof jwtVerify>>["payload"];
+  let claims: JWTPayload;
   try {
-    const getKey = await keyResolverFor(auth.issuer, auth.jwksUrl);
-    ({ payload } = await jwtVerify(token, getKey, {
-      issuer: auth.issuer,
-      audience: [...auth.audiences],
-      algorithms: [...auth.algorithms],
+    const options = {
+      issuer: provider.issuer,
+      audience: [...provider.audiences],
+      algorithms: [...provider.algorithms],
       clockTolerance: auth.clockToleranceSeconds,
       requiredClaims: ["exp"],
       currentDate: new Date(nowSeconds * 1000),
-    }));
+    };
+    ({ payload: claims } =
+      provider.keys === "secret"
+        ? await jwtVerify(token, await hmacKey(auth.hs256Secret as string), options)
+        : await jwtVerify(token, await keyResolverFor(provider, persistence), options));
   } catch (error) {
     throw new AuthFailed(classify(error));
   }
   // jose checks `iat` only together with maxTokenAge; a token from the future means a forged or broken clock.
-  if (typeof payload.iat === "number" && payload.iat > nowSeconds + auth.clockToleranceSeconds) {
+  if (typeof claims.iat === "number" && claims.iat > nowSeconds + auth.clockToleranceSeconds) {
     throw new AuthFailed("issued_in_future");
   }
-  const user = userFromClaims(payload, auth.userClaim, auth.userPrefix);
-  if (!user.ok) throw new AuthFailed(USER_FAILURES[user.reason]);
-  return user.user;
+  const mapped = userFromClaims(claims, provider.userClaim, provider.userPrefix);
+  if (!mapped.ok) throw new AuthFailed(USER_FAILURES[mapped.reason]);
+  const user = auth.userIdSecret === undefined ? mapped.user : await pseudonymousUser(auth.userIdSecret, mapped.user);
+  return { user, claims };
 }
 
 function classify(error: unknown): AuthFailure {

@@ -1,3 +1,4 @@
+import type { JWTPayload } from "jose";
 import type { Config } from "../config/config";
 
 /** Values the middleware chain hands to later handlers. */
@@ -5,6 +6,8 @@ export interface GateVariables {
   config: Config;
   /** The ChatKit `user` of the verified caller. */
   user: string;
+  /** The caller's verified token claims. */
+  claims: JWTPayload;
   /** A stable, opaque key derived from `user`, used in KV keys and logs instead of the raw id. */
   ownerKey: string;
   requestId: string;

@@ -26,11 +26,14 @@ export async function errorOf(response: Response): Promise<{ status: number; cod
   return { status: response.status, code: body.error?.code, message: body.error?.message };
 }
 
-/** Every KV entry, for asserting exactly what the worker stored. */
-export async function kvEntries(): Promise<
-  Array<{ name: string; value: unknown; metadata: unknown; expiration?: number }>
-> {
-  const listed = await env.SESSIONS.list();
+/**
+ * Every KV entry under a prefix (session records by default), for asserting
+ * exactly what the worker stored. Persisted key sets live under `jwks:`.
+ */
+export async function kvEntries(
+  prefix = "session:",
+): Promise<Array<{ name: string; value: unknown; metadata: unknown; expiration?: number }>> {
+  const listed = await env.SESSIONS.list({ prefix });
   return Promise.all(
     listed.keys.map(async (key) => ({
       name: key.name,

@@ -1,0 +1,118 @@
+import { isPlainObject, type SettingsReader } from "./reader";
+
+/** The API caps a session's state map at 64 entries (WorkflowParam.state_variables). */
+const MAX_STATE_VARIABLES = 64;
+/** State variable keys may be up to 64 characters (WorkflowParam.state_variables). */
+const STATE_VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/;
+/** Aliases travel in request bodies and logs: keep them short and plain. */
+const WORKFLOW_ALIAS = /^[A-Za-z0-9_-]{1,64}$/;
+/** Workflow ids and versions are opaque, but never contain spaces or controls. */
+const OPAQUE_ID = /^[\x21-\x7e]{1,256}$/;
+/** A dot path deeper than this is a typo, not a real token layout. */
+const MAX_CLAIM_PATH_DEPTH = 8;
+
+export interface Workflow {
+  id: string;
+  version?: string;
+}
+
+export interface WorkflowConfig {
+  /** The workflow used when the client names no alias. */
+  workflow: Workflow;
+  /** Workflows a client may choose, by alias only. */
+  workflowAliases: ReadonlyMap<string, Workflow>;
+  /** State variable names a client may set. */
+  clientStateVariables: ReadonlySet<string>;
+  /** State variables filled from verified claims: name to claim path. The client can never set these. */
+  stateFromClaims: ReadonlyMap<string, readonly string[]>;
+}
+
+export function readWorkflows(read: SettingsReader): WorkflowConfig | undefined {
+  const workflow = readWorkflow(read);
+  const workflowAliases = readWorkflowAliases(read);
+
+  const clientNames = read.list("CHATKIT_CLIENT_STATE_VARIABLES");
+  if (clientNames.length > MAX_STATE_VARIABLES || !clientNames.every((n) => STATE_VARIABLE_NAME.test(n))) {
+    read.problem(
+      "CHATKIT_CLIENT_STATE_VARIABLES",
+      `must list at most ${MAX_STATE_VARIABLES} names of letters, digits, _ . - (up to 64 characters, not starting with a digit)`,
+    );
+  }
+  const stateFromClaims = readStateFromClaims(read);
+  if (clientNames.some((name) => stateFromClaims.has(name))) {
+    read.problem(
+      "CHATKIT_CLIENT_STATE_VARIABLES",
+      "must not list a variable that CHATKIT_STATE_FROM_CLAIMS fills: claims always win",
+    );
+  }
+  if (clientNames.length + stateFromClaims.size > MAX_STATE_VARIABLES) {
+    read.problem(
+      "CHATKIT_STATE_FROM_CLAIMS",
+      `and CHATKIT_CLIENT_STATE_VARIABLES together may name at most ${MAX_STATE_VARIABLES} variables`,
+    );
+  }
+  if (workflow === undefined) return undefined;
+  return { workflow, workflowAliases, clientStateVariables: new Set(clientNames), stateFromClaims };
+}
+
+function readWorkflow(read: SettingsReader): Workflow | undefined {
+  const id = read.required("CHATKIT_WORKFLOW_ID");
+  const version = read.string("CHATKIT_WORKFLOW_VERSION");
+  if (id !== undefined && !OPAQUE_ID.test(id)) read.problem("CHATKIT_WORKFLOW_ID", "must be an id without spaces");
+  if (version !== undefined && !OPAQUE_ID.test(version)) {
+    read.problem("CHATKIT_WORKFLOW_VERSION", "must be a version without spaces");
+  }
+  return id === undefined ? undefined : version === undefined ? { id } : { id, version };
+}
+
+function readWorkflowAliases(read: SettingsReader): Map<string, Workflow> {
+  const aliases = new Map<string, Workflow>();
+  const raw = read.json("CHATKIT_WORKFLOWS");
+  if (raw === undefined) return aliases;
+  if (!isPlainObject(raw)) {
+    read.problem("CHATKIT_WORKFLOWS", 'must be a JSON object like {"alias": {"id": "wf_...", "version": "1"}}');
+    return aliases;
+  }
+  for (const [index, [alias, entry]] of Object.entries(raw).entries()) {
+    if (!WORKFLOW_ALIAS.test(alias)) {
+      read.problem("CHATKIT_WORKFLOWS", `alias #${index + 1} must be 1 to 64 letters, digits, _ or -`);
+      continue;
+    }
+    const valid =
+      isPlainObject(entry) &&
+      typeof entry.id === "string" &&
+      OPAQUE_ID.test(entry.id) &&
+      (entry.version === undefined || (typeof entry.version === "string" && OPAQUE_ID.test(entry.version))) &&
+      Object.keys(entry).every((k) => k === "id" || k === "version");
+    if (!valid) {
+      read.problem("CHATKIT_WORKFLOWS", `alias #${index + 1} must be {"id": "wf_...", "version"?: "..."}`);
+      continue;
+    }
+    const { id, version } = entry as { id: string; version?: string };
+    aliases.set(alias, version === undefined ? { id } : { id, version });
+  }
+  return aliases;
+}
+
+function readStateFromClaims(read: SettingsReader): Map<string, readonly string[]> {
+  const mapping = new Map<string, readonly string[]>();
+  const raw = read.json("CHATKIT_STATE_FROM_CLAIMS");
+  if (raw === undefined) return mapping;
+  if (!isPlainObject(raw)) {
+    read.problem("CHATKIT_STATE_FROM_CLAIMS", 'must be a JSON object like {"plan": "app_metadata.plan"}');
+    return mapping;
+  }
+  for (const [index, [name, path]] of Object.entries(raw).entries()) {
+    const segments = typeof path === "string" ? path.split(".") : [];
+    const validPath =
+      segments.length > 0 &&
+      segments.length <= MAX_CLAIM_PATH_DEPTH &&
+      segments.every((s) => s !== "" && !/\s/.test(s) && !["__proto__", "prototype", "constructor"].includes(s));
+    if (!STATE_VARIABLE_NAME.test(name) || !validPath) {
+      read.problem("CHATKIT_STATE_FROM_CLAIMS", `entry #${index + 1} must map a variable name to a claim dot path`);
+      continue;
+    }
+    mapping.set(name, segments);
+  }
+  return mapping;
+}
