@@ -12,6 +12,11 @@ export default defineConfig({
       wrangler: { configPath: "./wrangler.toml" },
       miniflare: {
         bindings: TEST_ENV,
+        ratelimits: {
+          // Tests create many sessions per user; the real limit is exercised through STRICT_LIMITER.
+          CREATE_LIMITER: { namespace_id: "1001", simple: { limit: 1_000_000, period: 60 } },
+          STRICT_LIMITER: { namespace_id: "1002", simple: { limit: 3, period: 60 } },
+        },
         // Nothing leaves the machine: tests fake every peer with a fetch spy, and a stray call fails loudly.
         outboundService: (request) =>
           new Response(`unexpected outbound request to ${new URL(request.url).host}`, { status: 599 }),

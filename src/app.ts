@@ -6,6 +6,7 @@ import { gateCors } from "./http/cors";
 import { GateError } from "./http/errors";
 import { log } from "./http/log";
 import { sessionRoutes } from "./sessions/routes";
+import { sweepHandler } from "./sessions/scheduled";
 
 /** OpenAI's own guidance for ChatKit session calls; stays under the contract's 15 s ceiling. */
 export const UPSTREAM_TIMEOUT_MS = 15_000;
@@ -13,7 +14,18 @@ export const UPSTREAM_TIMEOUT_MS = 15_000;
 const defaultDeps: GateDeps = {
   now: () => Math.floor(Date.now() / 1000),
   upstreamTimeoutMs: UPSTREAM_TIMEOUT_MS,
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
 };
+
+/** The whole worker: HTTP routes and the cron sweep of pending cancels. */
+export function createWorker(overrides: Partial<GateDeps> = {}) {
+  const deps: GateDeps = { ...defaultDeps, ...overrides };
+  const app = createApp(deps);
+  return {
+    fetch: app.fetch,
+    scheduled: sweepHandler(deps),
+  } satisfies ExportedHandler<Env>;
+}
 
 /** Builds the worker's HTTP app; tests and benchmarks inject the clock and timeout. */
 export function createApp(overrides: Partial<GateDeps> = {}) {

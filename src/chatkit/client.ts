@@ -33,19 +33,24 @@ export class ChatKitClient {
     return this.call("/chatkit/sessions", JSON.stringify(body));
   }
 
-  cancelSession(sessionId: string): Promise<ChatKitResult> {
+  /** @param timeoutMs a shorter bound than the client's, for a retry inside a deadline */
+  cancelSession(sessionId: string, timeoutMs = this.options.timeoutMs): Promise<ChatKitResult> {
     if (!SESSION_ID.test(sessionId)) throw new TypeError("cancelSession needs a cksess_ id");
-    return this.call(`/chatkit/sessions/${sessionId}/cancel`, undefined);
+    return this.call(`/chatkit/sessions/${sessionId}/cancel`, undefined, timeoutMs);
   }
 
-  private async call(path: string, body: string | undefined): Promise<ChatKitResult> {
+  private async call(
+    path: string,
+    body: string | undefined,
+    timeoutMs = this.options.timeoutMs,
+  ): Promise<ChatKitResult> {
     const headers: Record<string, string> = {
       authorization: `Bearer ${this.options.apiKey}`,
       "openai-beta": BETA_HEADER,
       accept: "application/json",
     };
     if (body !== undefined) headers["content-type"] = "application/json";
-    const signal = AbortSignal.timeout(this.options.timeoutMs);
+    const signal = AbortSignal.timeout(timeoutMs);
 
     let response: Response;
     try {

@@ -23,6 +23,8 @@ export interface GateEnv {
 export interface GateDeps {
   /** Current unix time in seconds. */
   now: () => number;
-  /** Upper bound on one ChatKit call, in milliseconds. */
+  /** Upper bound on one ChatKit call (and on a cancel's retries together), in milliseconds. */
   upstreamTimeoutMs: number;
+  /** Waits between cancel retries. */
+  sleep: (ms: number) => Promise<void>;
 }

@@ -1,22 +1,27 @@
 import type { ChatKitClient } from "../chatkit/client";
 import { UpstreamError } from "../chatkit/failures";
+import { cancelWithRetries, type RetryDeps } from "../chatkit/retry";
 import { effectiveStatus, type SessionRecord } from "./record";
 import type { SessionStore } from "./store";
 
 /** Workers allow six simultaneous outbound connections per request; more would only queue. */
-const CANCEL_CONCURRENCY = 6;
+export const CANCEL_CONCURRENCY = 6;
 /**
- * Upstream cancels one cancel_all may make. The Workers free plan allows 50
+ * Upstream cancels one request may make. The Workers free plan allows 50
  * subrequests per request; this leaves room for JWKS and discovery fetches.
- * The rest are marked cancel_pending and retried by the next cancel_all.
+ * The rest are marked cancel_pending for the sweep.
  */
-export const CANCEL_ALL_BATCH = 40;
+export const CANCEL_BATCH = 40;
 
 export interface CancelDeps {
   client: ChatKitClient;
   store: SessionStore;
+  /** Unix seconds. */
   now: () => number;
-  /** Called with the upstream request id of each confirmed cancel, for the request log. */
+  retry: RetryDeps;
+  /** Milliseconds since the epoch by which this request's cancels must be settled. */
+  deadline: number;
+  /** Called with OpenAI's request id of each cancel attempt, for the request log. */
   onUpstream?: (requestId: string | undefined) => void;
   /** Called when KV could not record a confirmed cancel; the cancel itself stands. */
   onStoreFailure?: (error: unknown) => void;
@@ -29,30 +34,47 @@ export function needsCancel(record: SessionRecord, nowSeconds: number): boolean 
 }
 
 /**
- * Cancels upstream, then records it. KV changes only after ChatKit confirms;
- * upstream failures propagate as {@link UpstreamError}.
+ * Records a cancel ChatKit confirmed and, when `indexed`, drops it from the
+ * pending index. ChatKit is the authority: a failed write is reported, not
+ * thrown, and a later cancel or sweep re-syncs KV.
  */
-export async function cancelUpstream(
+export async function recordCancelled(
   record: SessionRecord,
   ownerKey: string,
-  deps: CancelDeps,
+  indexed: boolean,
+  deps: Pick<CancelDeps, "store" | "now" | "onStoreFailure">,
 ): Promise<SessionRecord> {
-  const { requestId } = await deps.client.cancelSession(record.session_id);
-  deps.onUpstream?.(requestId);
   const cancelled: SessionRecord = { ...record, status: "cancelled", cancelled_at: deps.now() };
+  const { store, onStoreFailure } = deps;
   try {
-    await deps.store.put(ownerKey, cancelled);
+    await store.put(ownerKey, cancelled);
+    if (indexed) await store.clearPending(record.session_id);
   } catch (error) {
-    // ChatKit is the authority and has cancelled: report success, and let a repeat cancel re-sync KV.
-    deps.onStoreFailure?.(error);
+    onStoreFailure?.(error);
   }
   return cancelled;
 }
 
 /**
- * Cancels every session of a user that can still be used. A session whose
- * upstream cancel fails, or that is past this call's batch, is stored as
- * `cancel_pending` so it is visible and retried rather than forgotten.
+ * Cancels upstream with bounded retries, then records the outcome: the
+ * `cancelled` record once ChatKit confirms, or a `cancel_pending` record,
+ * indexed for the cron sweep, when it could not. A cancel is never lost.
+ */
+export async function cancelSession(record: SessionRecord, ownerKey: string, deps: CancelDeps): Promise<SessionRecord> {
+  try {
+    const { requestId } = await cancelWithRetries(deps.client, record.session_id, deps.deadline, deps.retry);
+    deps.onUpstream?.(requestId);
+  } catch (error) {
+    if (!(error instanceof UpstreamError)) throw error;
+    deps.onUpstream?.(error.requestId);
+    return record.status === "cancel_pending" ? record : deps.store.markPending(ownerKey, record);
+  }
+  return recordCancelled(record, ownerKey, record.status === "cancel_pending", deps);
+}
+
+/**
+ * Cancels every session of a user that can still be used, six at a time.
+ * Sessions past this request's batch go straight to the pending index.
  */
 export async function cancelAll(
   records: readonly SessionRecord[],
@@ -61,26 +83,22 @@ export async function cancelAll(
 ): Promise<{ cancelled: number; pending: number }> {
   const now = deps.now();
   const open = records.filter((record) => needsCancel(record, now));
-  const batch = open.slice(0, CANCEL_ALL_BATCH);
+  const batch = open.slice(0, CANCEL_BATCH);
   let cancelled = 0;
-  const markPending = async (record: SessionRecord) => {
-    if (record.status !== "cancel_pending") await deps.store.put(ownerKey, { ...record, status: "cancel_pending" });
-  };
+  await eachConcurrently(batch, async (record) => {
+    if ((await cancelSession(record, ownerKey, deps)).status === "cancelled") cancelled++;
+  });
+  await eachConcurrently(open.slice(CANCEL_BATCH), async (record) => {
+    if (record.status !== "cancel_pending") await deps.store.markPending(ownerKey, record);
+  });
+  return { cancelled, pending: open.length - cancelled };
+}
 
+/** Runs `task` over `items` with at most {@link CANCEL_CONCURRENCY} at a time. */
+export async function eachConcurrently<T>(items: readonly T[], task: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
   const worker = async () => {
-    while (next < batch.length) {
-      const record = batch[next++] as SessionRecord;
-      try {
-        await cancelUpstream(record, ownerKey, deps);
-        cancelled++;
-      } catch (error) {
-        if (!(error instanceof UpstreamError)) throw error;
-        await markPending(record);
-      }
-    }
+    while (next < items.length) await task(items[next++] as T);
   };
-  await Promise.all(Array.from({ length: Math.min(CANCEL_CONCURRENCY, batch.length) }, worker));
-  await Promise.all(open.slice(CANCEL_ALL_BATCH).map(markPending));
-  return { cancelled, pending: open.length - cancelled };
+  await Promise.all(Array.from({ length: Math.min(CANCEL_CONCURRENCY, items.length) }, worker));
 }

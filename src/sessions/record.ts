@@ -1,6 +1,9 @@
-/** Statuses kept in KV. `expired` is never stored: it is derived from `expires_at` on read. */
-export type StoredStatus = "active" | "cancelled" | "cancel_pending";
-export type SessionStatus = StoredStatus | "expired";
+/**
+ * Statuses kept in KV. An active session past `expires_at` is reported as
+ * `expired` without a write; the sweep stores `expired` when it gives up on
+ * a pending cancel because the session ended by itself.
+ */
+export type SessionStatus = "active" | "cancelled" | "cancel_pending" | "expired";
 
 /**
  * What chatkit-gate remembers about a session. It never holds the client
@@ -8,7 +11,7 @@ export type SessionStatus = StoredStatus | "expired";
  */
 export interface SessionRecord {
   session_id: string;
-  status: StoredStatus;
+  status: SessionStatus;
   /** Unix seconds. */
   created_at: number;
   /** Unix seconds, as ChatKit reported it. */
@@ -27,10 +30,12 @@ export interface SessionView {
   cancelled_at?: number;
 }
 
-/** An active session whose time is up is reported as `expired`; a cancelled one stays cancelled. */
+/** A session whose time is up is reported as `expired`, unless it was cancelled first. */
 export function effectiveStatus(record: SessionRecord, nowSeconds: number): SessionStatus {
   return record.status !== "cancelled" && nowSeconds >= record.expires_at ? "expired" : record.status;
 }
+
+const STATUSES: ReadonlySet<unknown> = new Set<SessionStatus>(["active", "cancelled", "cancel_pending", "expired"]);
 
 export function toView(record: SessionRecord, nowSeconds: number): SessionView {
   const view: SessionView = {
@@ -49,7 +54,7 @@ export function isSessionRecord(value: unknown): value is SessionRecord {
   const r = value as Record<string, unknown>;
   return (
     typeof r.session_id === "string" &&
-    (r.status === "active" || r.status === "cancelled" || r.status === "cancel_pending") &&
+    STATUSES.has(r.status) &&
     Number.isSafeInteger(r.created_at) &&
     Number.isSafeInteger(r.expires_at) &&
     (r.cancelled_at === undefined || Number.isSafeInteger(r.cancelled_at)) &&

@@ -7,41 +7,39 @@ import { readJsonBody } from "../http/body";
 import type { GateDeps, GateEnv } from "../http/context";
 import { GateError } from "../http/errors";
 import { log } from "../http/log";
-import { type CancelDeps, cancelAll, cancelUpstream, needsCancel } from "./cancel";
+import { type CancelDeps, cancelAll, cancelSession, needsCancel } from "./cancel";
 import { parseCreateRequest } from "./create-request";
 import { type SessionRecord, toView } from "./record";
 import { SessionStore } from "./store";
 
 type Ctx = Context<GateEnv>;
 
+/**
+ * The rate limiting binding does not say when a key frees up; its period is
+ * the longest a caller may have to wait, so that is what Retry-After says.
+ */
+export const CREATE_LIMIT_RETRY_AFTER_SECONDS = 60;
+
 const notFound = () => new GateError("session_not_found", "No such session for this user");
+
+/** The ChatKit client for this request's configuration. */
+export function chatKitClient(c: Ctx, deps: GateDeps): ChatKitClient {
+  const { openaiApiKey, openaiBaseUrl } = c.var.config;
+  return new ChatKitClient({ apiKey: openaiApiKey, baseUrl: openaiBaseUrl, timeoutMs: deps.upstreamTimeoutMs });
+}
 
 /** The session routes, mounted under `/v1/chatkit/sessions` behind {@link requireUser}. */
 export function sessionRoutes(deps: GateDeps) {
-  const client = (c: Ctx) =>
-    new ChatKitClient({
-      apiKey: c.var.config.openaiApiKey,
-      baseUrl: c.var.config.openaiBaseUrl,
-      timeoutMs: deps.upstreamTimeoutMs,
-    });
   const store = (c: Ctx) => new SessionStore(c.env.SESSIONS, deps.now);
   const cancelDeps = (c: Ctx): CancelDeps => ({
-    client: client(c),
+    client: chatKitClient(c, deps),
     store: store(c),
     now: deps.now,
+    retry: { clock: Date.now, sleep: deps.sleep },
+    deadline: Date.now() + deps.upstreamTimeoutMs,
     onUpstream: (id) => c.set("upstreamRequestId", id),
     onStoreFailure: (error) => log("error", "kv_write_failed", { request_id: c.var.requestId, error: String(error) }),
   });
-  /** Upstream failures become wire errors here, keeping OpenAI's request id for the log. */
-  const upstream = async <T>(c: Ctx, call: () => Promise<T>): Promise<T> => {
-    try {
-      return await call();
-    } catch (error) {
-      if (!(error instanceof UpstreamError)) throw error;
-      c.set("upstreamRequestId", error.requestId);
-      throw upstreamGateError(error.failure);
-    }
-  };
   /** The caller's record for a path id; malformed ids never reach KV. */
   const ownRecord = async (c: Ctx): Promise<SessionRecord> => {
     const id = c.req.param("session_id") ?? "";
@@ -52,8 +50,15 @@ export function sessionRoutes(deps: GateDeps) {
 
   return new Hono<GateEnv>()
     .post("/", async (c) => {
-      const { config, user, ownerKey } = c.var;
-      const request = parseCreateRequest(await readJsonBody(c.req.raw), config);
+      const { config, user, ownerKey, claims } = c.var;
+      // Absent binding, no limit: see docs/operations.md.
+      const limiter = (c.env as Partial<Env>).CREATE_LIMITER;
+      if (limiter && !(await limiter.limit({ key: ownerKey })).success) {
+        throw new GateError("rate_limited", "Too many sessions started; wait before starting another", {
+          "Retry-After": String(CREATE_LIMIT_RETRY_AFTER_SECONDS),
+        });
+      }
+      const request = parseCreateRequest(await readJsonBody(c.req.raw), config, claims);
       const body: CreateChatSessionBody = {
         user,
         workflow: request.stateVariables
@@ -64,7 +69,17 @@ export function sessionRoutes(deps: GateDeps) {
       };
       if (config.chatkitConfiguration) body.chatkit_configuration = config.chatkitConfiguration;
 
-      const { session, requestId } = await upstream(c, () => client(c).createSession(body));
+      const client = chatKitClient(c, deps);
+      let created: Awaited<ReturnType<ChatKitClient["createSession"]>>;
+      try {
+        // Never retried: create has no idempotency key, and a retry after a lost answer would open a second session.
+        created = await client.createSession(body);
+      } catch (error) {
+        if (!(error instanceof UpstreamError)) throw error;
+        c.set("upstreamRequestId", error.requestId);
+        throw upstreamGateError(error.failure);
+      }
+      const { session, requestId } = created;
       c.set("upstreamRequestId", requestId);
       const record: SessionRecord = {
         session_id: session.id,
@@ -76,13 +91,9 @@ export function sessionRoutes(deps: GateDeps) {
       try {
         await store(c).put(ownerKey, record);
       } catch (error) {
-        // Untracked sessions could never be listed or cancelled by their owner: withdraw it.
+        // An untracked session could never be listed or cancelled by its owner: withdraw it.
         log("error", "kv_write_failed", { request_id: c.var.requestId, error: String(error) });
-        c.executionCtx.waitUntil(
-          client(c)
-            .cancelSession(session.id)
-            .catch(() => {}),
-        );
+        c.executionCtx.waitUntil(client.cancelSession(session.id).catch(() => {}));
         throw new GateError("storage_unavailable", "The session could not be recorded; try again");
       }
       return c.json({ ...toView(record, deps.now()), client_secret: session.client_secret }, 201);
@@ -102,7 +113,7 @@ export function sessionRoutes(deps: GateDeps) {
       const record = await ownRecord(c);
       // Idempotent: a cancelled or expired session is answered from KV, with no upstream call and no write.
       if (!needsCancel(record, deps.now())) return c.json(toView(record, deps.now()));
-      const cancelled = await upstream(c, () => cancelUpstream(record, c.var.ownerKey, cancelDeps(c)));
-      return c.json(toView(cancelled, deps.now()));
+      const settled = await cancelSession(record, c.var.ownerKey, cancelDeps(c));
+      return c.json(toView(settled, deps.now()), settled.status === "cancel_pending" ? 202 : 200);
     });
 }

@@ -79,8 +79,7 @@ describe("Should map every ChatKit failure on create to the contract and store n
   });
 
   it("answers 504 upstream_timeout when ChatKit does not answer within the timeout", async () => {
-    peers.chatkit = (request) =>
-      new Promise((_resolve, reject) => request.signal.addEventListener("abort", () => reject(request.signal.reason)));
+    peers.chatkit = () => new Promise<Response>(() => {});
 
     const response = await callWith({ deps: { upstreamTimeoutMs: 50 } }, "POST", "/v1/chatkit/sessions", { token });
 
@@ -98,19 +97,5 @@ describe("Should map every ChatKit failure on create to the contract and store n
     expect(await errorOf(response)).toMatchObject({ status: 503, code: "storage_unavailable" });
     expect(put).toHaveBeenCalledTimes(2);
     expect(peers.upstreamCalls().map((c) => c.url.split("/").at(-1))).toEqual(["sessions", "cancel"]);
-  });
-});
-
-describe("Should keep a session active when its cancel fails upstream", () => {
-  it.each(faults)("ChatKit answers %s", async (_name, answer, status, code) => {
-    const created = await call("POST", "/v1/chatkit/sessions", { token });
-    const { session_id } = (await created.json()) as { session_id: string };
-    const before = await kvEntries();
-    peers.chatkit = answer;
-
-    const response = await call("POST", `/v1/chatkit/sessions/${session_id}/cancel`, { token });
-
-    expect(await errorOf(response)).toMatchObject({ status, code });
-    expect(await kvEntries()).toEqual(before);
   });
 });

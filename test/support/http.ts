@@ -37,14 +37,14 @@ export async function kvEntries(
   return Promise.all(
     listed.keys.map(async (key) => ({
       name: key.name,
-      value: await env.SESSIONS.get(key.name, "json"),
+      value: await env.SESSIONS.get(key.name, "text").then((text) => (text ? JSON.parse(text) : text)),
       metadata: key.metadata,
       expiration: key.expiration,
     })),
   );
 }
 
-export async function clearKv(): Promise<void> {
-  const listed = await env.SESSIONS.list();
+export async function clearKv(prefix = ""): Promise<void> {
+  const listed = await env.SESSIONS.list({ prefix });
   await Promise.all(listed.keys.map((key) => env.SESSIONS.delete(key.name)));
 }

@@ -23,11 +23,12 @@ async function signingKey(alg: SigningKey["alg"], kid: string): Promise<SigningK
   return { alg, kid, privateKey, publicKey, jwk: { ...(await exportJWK(publicKey)), kid, alg, use: "sig" } };
 }
 
-/** The identity provider's published keys, plus one it never publishes. */
+/** The identity provider's published keys, one it never publishes, and a second provider's key. */
 export const keys = {
   rs256: await signingKey("RS256", "rsa-1"),
   es256: await signingKey("ES256", "ec-1"),
   unpublished: await signingKey("RS256", "rsa-1"),
+  otherProvider: await signingKey("ES256", "other-1"),
 };
 
 export interface TokenOptions {
@@ -63,6 +64,8 @@ type Handler = (request: Request) => Response | Promise<Response>;
 export class Peers {
   readonly calls: RecordedCall[] = [];
   jwks: { keys: JWK[] } = { keys: [keys.rs256.jwk, keys.es256.jwk] };
+  /** Key sets for particular IdP hosts, for tests with several providers; others get `jwks`. */
+  readonly jwksByHost = new Map<string, { keys: JWK[] }>();
   /** Overrides the ChatKit answer; the default behaves like the real API. */
   chatkit: Handler | undefined;
   /** Overrides the IdP answer (discovery and JWKS). */
@@ -78,9 +81,17 @@ export class Peers {
         body = text === "" ? undefined : JSON.parse(text);
       } catch {}
       this.calls.push({ url: request.url, method: request.method, headers: Object.fromEntries(request.headers), body });
-      if (request.url.startsWith(UPSTREAM)) return (this.chatkit ?? this.fakeChatKit)(request);
-      if (new URL(request.url).hostname.endsWith(".test")) return (this.idp ?? this.fakeIdp)(request);
-      return new Response("no such peer", { status: 599 });
+      const handler = request.url.startsWith(UPSTREAM)
+        ? (this.chatkit ?? this.fakeChatKit)
+        : new URL(request.url).hostname.endsWith(".test")
+          ? (this.idp ?? this.fakeIdp)
+          : () => new Response("no such peer", { status: 599 });
+      // Like the real fetch, give up when the caller's signal aborts, even if the peer never answers.
+      const aborted = new Promise<never>((_resolve, reject) => {
+        if (request.signal.aborted) reject(request.signal.reason);
+        request.signal.addEventListener("abort", () => reject(request.signal.reason));
+      });
+      return Promise.race([Promise.resolve().then(() => handler(request)), aborted]);
     });
     return this;
   }

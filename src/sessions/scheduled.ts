@@ -1,0 +1,32 @@
+import { ChatKitClient } from "../chatkit/client";
+import { ConfigError, loadConfig } from "../config/config";
+import type { GateDeps } from "../http/context";
+import { log } from "../http/log";
+import { SessionStore } from "./store";
+import { sweepPendingCancels } from "./sweep";
+
+/** The cron trigger (every minute, wrangler.toml): settle cancels ChatKit has not confirmed yet. */
+export function sweepHandler(deps: GateDeps): ExportedHandlerScheduledHandler<Env> {
+  return async (_controller, env) => {
+    let config: ReturnType<typeof loadConfig>;
+    try {
+      config = loadConfig(env as unknown as Record<string, unknown>);
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      log("error", "sweep_skipped", { reason: "config_invalid", problems: error.problems });
+      return;
+    }
+    const started = Date.now();
+    const result = await sweepPendingCancels({
+      client: new ChatKitClient({
+        apiKey: config.openaiApiKey,
+        baseUrl: config.openaiBaseUrl,
+        timeoutMs: deps.upstreamTimeoutMs,
+      }),
+      store: new SessionStore(env.SESSIONS, deps.now),
+      now: deps.now,
+      onStoreFailure: (error) => log("error", "kv_write_failed", { event_source: "sweep", error: String(error) }),
+    });
+    log(result.pending > 0 ? "warn" : "info", "sweep", { ...result, duration_ms: Date.now() - started });
+  };
+}
