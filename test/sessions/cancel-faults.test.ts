@@ -29,7 +29,7 @@ async function createSession(): Promise<string> {
 }
 
 /** Runs the cron handler once, as the scheduler would. */
-export async function sweep(deps: Partial<GateDeps> = fast.deps): Promise<void> {
+async function sweep(deps: Partial<GateDeps> = fast.deps): Promise<void> {
   const ctx = createExecutionContext();
   await createWorker(deps).scheduled(createScheduledController({ cron: "* * * * *" }), env, ctx);
   await waitOnExecutionContext(ctx);
