@@ -4,6 +4,9 @@ import { TEST_ENV } from "./support/env";
 import { call, clearKv, kvEntries } from "./support/http";
 import { mintToken, Peers } from "./support/peers";
 
+/** Distinctive, so any leak of it is found. */
+const USER_ID_SECRET = "user-id-SECRET-pepper-0123456789abcdef";
+
 let peers: Peers;
 let lines: string[];
 beforeEach(async () => {
@@ -22,7 +25,7 @@ describe("Should keep secrets out of logs, KV and error responses", () => {
   it("through a full flow, a failing upstream and a bad configuration", async () => {
     const alice = await mintToken({ sub: "alice@example.com" });
     const bob = await mintToken({ sub: "bob@example.com" });
-    const secrets = new Set<string>([TEST_ENV.OPENAI_API_KEY, alice, bob]);
+    const secrets = new Set<string>([TEST_ENV.OPENAI_API_KEY, USER_ID_SECRET, alice, bob]);
     const bodies: string[] = [];
     const keep = async (response: Response) => {
       bodies.push(await response.text());
@@ -42,8 +45,19 @@ describe("Should keep secrets out of logs, KV and error responses", () => {
     await keep(await call("POST", `/v1/chatkit/sessions/${session.session_id}/cancel`, { token: alice }));
     await keep(await call("POST", "/v1/chatkit/sessions/cancel_all", { token: alice }));
     await keep(await callWith({ env: { OPENAI_API_KEY: `${TEST_ENV.OPENAI_API_KEY} x` } }, "GET", "/healthz"));
+    await keep(await callWith({ env: { USER_ID_SECRET: USER_ID_SECRET.slice(0, 20) } }, "GET", "/healthz"));
+    await keep(await callWith({ env: { USER_ID_SECRET } }, "POST", "/v1/chatkit/sessions", { token: alice }));
+    peers.chatkit = (request) =>
+      request.url.endsWith("/cancel") ? new Response("down", { status: 503 }) : peers.fakeChatKit(request);
+    const pending = (await (await call("POST", "/v1/chatkit/sessions", { token: bob })).json()) as {
+      session_id: string;
+      client_secret: string;
+    };
+    secrets.add(pending.client_secret);
+    await keep(await call("POST", `/v1/chatkit/sessions/${pending.session_id}/cancel`, { token: bob }));
+    peers.chatkit = undefined;
 
-    const stored = JSON.stringify(await kvEntries());
+    const stored = JSON.stringify([...(await kvEntries("")), ...(await kvEntries("pending:"))]);
     expect(lines.length).toBeGreaterThanOrEqual(9);
     for (const secret of secrets) {
       for (const line of lines) expect(line).not.toContain(secret);

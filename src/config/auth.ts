@@ -280,10 +280,9 @@ function checkProvider(
 
 function readSecret(read: SettingsReader, name: string): string | undefined {
   const secret = read.string(name);
-  if (secret !== undefined && secret.length < MIN_SECRET_LENGTH) {
+  // A short secret is still returned, so the settings that depend on it are judged as if it were set.
+  if (secret !== undefined && secret.length < MIN_SECRET_LENGTH)
     read.problem(name, `must be at least ${MIN_SECRET_LENGTH} characters`);
-    return undefined;
-  }
   return secret;
 }
 

@@ -1,7 +1,8 @@
+import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { callWith } from "../support/app";
-import { clearKv, errorOf } from "../support/http";
-import { keys, mintToken, Peers } from "../support/peers";
+import { clearKv, errorOf, kvEntries } from "../support/http";
+import { keys, mintToken, nowSeconds, Peers } from "../support/peers";
 
 let peers: Peers;
 beforeEach(async () => {
@@ -54,6 +55,67 @@ describe("Should fetch keys once and keep them across requests", () => {
     }
 
     expect(peers.idpCalls(issuer("storm")).filter((c) => c.url.endsWith("/keys"))).toHaveLength(1);
+  });
+});
+
+describe("Should share fetched keys with cold isolates through KV", () => {
+  it("persists the key set, and a fresh isolate verifies with it without fetching", async () => {
+    const token = await mintToken({ iss: issuer("persisted") });
+    await callWith(asIssuer("persisted"), "GET", "/v1/chatkit/sessions", { token });
+    const [stored] = await kvEntries("jwks:");
+    expect(stored?.value).toMatchObject({
+      url: `${issuer("persisted")}/keys`,
+      uat: expect.any(Number),
+      jwks: peers.jwks,
+    });
+    expect(stored?.expiration).toBeGreaterThan(nowSeconds());
+    const fetchedBefore = peers.idpCalls(issuer("persisted")).length;
+
+    // A fresh module graph has empty module-scope caches, like a cold isolate.
+    vi.resetModules();
+    const { createApp } = await import("../../src/app");
+    const ctx = createExecutionContext();
+    const response = await createApp().fetch(
+      new Request("https://gate.test/v1/chatkit/sessions", { headers: { authorization: `Bearer ${token}` } }),
+      { ...env, AUTH_ISSUER: issuer("persisted") },
+      ctx,
+    );
+    await waitOnExecutionContext(ctx);
+
+    expect(response.status).toBe(200);
+    expect(fetchedBefore).toBe(2);
+    expect(peers.idpCalls(issuer("persisted"))).toHaveLength(2);
+
+    // Control: without the persisted copy, another fresh isolate must fetch, proving the reset was real.
+    await clearKv("jwks:");
+    vi.resetModules();
+    const fresh = await import("../../src/app");
+    const ctx2 = createExecutionContext();
+    await fresh
+      .createApp()
+      .fetch(
+        new Request("https://gate.test/v1/chatkit/sessions", { headers: { authorization: `Bearer ${token}` } }),
+        { ...env, AUTH_ISSUER: issuer("persisted") },
+        ctx2,
+      );
+    await waitOnExecutionContext(ctx2);
+    expect(peers.idpCalls(issuer("persisted"))).toHaveLength(4);
+  });
+
+  it("keeps the provider's own cache age when it is shorter", async () => {
+    peers.idp = (request) => {
+      const answer = peers.fakeIdp(request) as Response;
+      return request.url.endsWith("/keys")
+        ? new Response(answer.body, { headers: { "cache-control": "public, max-age=120" } })
+        : answer;
+    };
+
+    await callWith(asIssuer("short-lived"), "GET", "/v1/chatkit/sessions", {
+      token: await mintToken({ iss: issuer("short-lived") }),
+    });
+
+    const [stored] = await kvEntries("jwks:");
+    expect(stored?.expiration).toBeLessThanOrEqual(nowSeconds() + 121);
   });
 });
 

@@ -5,6 +5,14 @@ import { TEST_ENV } from "../support/env";
 import { clearKv } from "../support/http";
 import { mintToken, Peers } from "../support/peers";
 
+/** Clears the single-issuer settings, as an AUTH_PROVIDERS deployment would. */
+const NO_SINGLE = { AUTH_ISSUER: "", AUTH_AUDIENCE: "", AUTH_USER_PREFIX: "" };
+const TWO = (a: string, b: string) =>
+  JSON.stringify([
+    { issuer: "https://a.test", audience: "x", user_prefix: a },
+    { issuer: "https://b.test", audience: "y", user_prefix: b },
+  ]);
+
 const problemsFor = (overrides: Record<string, unknown>): readonly string[] => {
   try {
     parseConfig({ ...TEST_ENV, ...overrides });
@@ -148,6 +156,82 @@ describe("parseConfig", () => {
     ["empty claim path segment", { AUTH_USER_CLAIM: "user..id" }, "AUTH_USER_CLAIM must be a claim name"],
     ["prototype claim path", { AUTH_USER_CLAIM: "__proto__.x" }, "AUTH_USER_CLAIM must be a claim name"],
     ["tolerance over 300", { AUTH_CLOCK_TOLERANCE_SECONDS: "301" }, "AUTH_CLOCK_TOLERANCE_SECONDS must be"],
+    [
+      "both AUTH_PROVIDERS and AUTH_ISSUER",
+      { AUTH_PROVIDERS: '[{"issuer":"https://a.test","audience":"x"}]' },
+      "AUTH_PROVIDERS cannot be combined with AUTH_ISSUER",
+    ],
+    [
+      "AUTH_PROVIDERS not an array",
+      { ...NO_SINGLE, AUTH_PROVIDERS: '{"issuer":"https://a.test"}' },
+      "AUTH_PROVIDERS must be a JSON array",
+    ],
+    ["AUTH_PROVIDERS empty", { ...NO_SINGLE, AUTH_PROVIDERS: "[]" }, "AUTH_PROVIDERS must be a JSON array"],
+    [
+      "a provider without audience",
+      { ...NO_SINGLE, AUTH_PROVIDERS: '[{"issuer":"https://a.test"}]' },
+      "AUTH_PROVIDERS[0] .audience is required",
+    ],
+    [
+      "a provider with an unknown field",
+      { ...NO_SINGLE, AUTH_PROVIDERS: '[{"issuer":"https://a.test","audience":"x","jku":"y"}]' },
+      "AUTH_PROVIDERS[0] must be an object with only",
+    ],
+    [
+      "two providers sharing a prefix",
+      { ...NO_SINGLE, AUTH_PROVIDERS: TWO("p|", "p|") },
+      "needs a distinct, non-empty user_prefix",
+    ],
+    [
+      "two providers, one without a prefix",
+      { ...NO_SINGLE, AUTH_PROVIDERS: TWO("p|", "") },
+      "needs a distinct, non-empty user_prefix",
+    ],
+    [
+      "the same issuer twice",
+      {
+        ...NO_SINGLE,
+        AUTH_PROVIDERS:
+          '[{"issuer":"https://a.test","audience":"x","user_prefix":"a"},{"issuer":"https://a.test","audience":"y","user_prefix":"b"}]',
+      },
+      "lists the same issuer twice",
+    ],
+    [
+      "a provider JWKS over http",
+      { ...NO_SINGLE, AUTH_PROVIDERS: '[{"issuer":"https://a.test","audience":"x","jwks_url":"http://a.test/k"}]' },
+      "AUTH_PROVIDERS[0].jwks_url must use https",
+    ],
+    [
+      "a short HS256 secret",
+      { AUTH_HS256_SECRET: "short", AUTH_ALGORITHMS: "HS256" },
+      "AUTH_HS256_SECRET must be at least 32 characters",
+    ],
+    [
+      "an HS256 secret nobody uses",
+      { AUTH_HS256_SECRET: "x".repeat(40) },
+      "AUTH_HS256_SECRET is set but no provider accepts HS256",
+    ],
+    [
+      "HS256 with a JWKS URL",
+      { AUTH_HS256_SECRET: "x".repeat(40), AUTH_ALGORITHMS: "HS256", AUTH_JWKS_URL: "https://idp.test/keys" },
+      "AUTH_JWKS_URL must be unset for HS256",
+    ],
+    ["a short USER_ID_SECRET", { USER_ID_SECRET: "short" }, "USER_ID_SECRET must be at least 32 characters"],
+    [
+      "state from claims not an object",
+      { CHATKIT_STATE_FROM_CLAIMS: '["plan"]' },
+      "CHATKIT_STATE_FROM_CLAIMS must be a JSON object",
+    ],
+    [
+      "state from claims with a bad path",
+      { CHATKIT_STATE_FROM_CLAIMS: '{"plan":"a..b"}' },
+      "CHATKIT_STATE_FROM_CLAIMS entry #1 must map",
+    ],
+    [
+      "a client variable also filled from claims",
+      { CHATKIT_STATE_FROM_CLAIMS: '{"locale":"locale"}' },
+      "CHATKIT_CLIENT_STATE_VARIABLES must not list a variable that CHATKIT_STATE_FROM_CLAIMS fills",
+    ],
     ["origin with a path", { ALLOWED_ORIGINS: "https://app.example.com/" }, "ALLOWED_ORIGINS must list exact origins"],
     ["wildcard origin", { ALLOWED_ORIGINS: "*" }, "ALLOWED_ORIGINS must list exact origins"],
   ];
@@ -162,6 +246,56 @@ describe("parseConfig", () => {
       // Algorithm names are vocabulary the message may use, not secrets.
       if (text.length > 3 && !/^(HS|RS)\d+/.test(text)) expect(problems[0]).not.toContain(text);
     }
+  });
+
+  it("parses AUTH_PROVIDERS into one provider per issuer", () => {
+    const config = parseConfig({
+      ...TEST_ENV,
+      ...NO_SINGLE,
+      AUTH_HS256_SECRET: "s".repeat(32),
+      AUTH_PROVIDERS: JSON.stringify([
+        { issuer: "https://a.test", audience: "x,y", user_prefix: "a|" },
+        {
+          issuer: "https://b.test",
+          audience: ["z"],
+          jwks_url: "https://b.test/jwks",
+          algorithms: "ES256",
+          user_claim: "user.id",
+          user_prefix: "b|",
+        },
+        { issuer: "supabase", audience: "authenticated", algorithms: ["HS256"], user_prefix: "s|" },
+      ]),
+    });
+
+    expect([...config.auth.providers.values()]).toEqual([
+      {
+        issuer: "https://a.test",
+        audiences: ["x", "y"],
+        keys: "jwks",
+        jwksUrl: undefined,
+        algorithms: ["RS256", "ES256"],
+        userClaim: ["sub"],
+        userPrefix: "a|",
+      },
+      {
+        issuer: "https://b.test",
+        audiences: ["z"],
+        keys: "jwks",
+        jwksUrl: new URL("https://b.test/jwks"),
+        algorithms: ["ES256"],
+        userClaim: ["user", "id"],
+        userPrefix: "b|",
+      },
+      {
+        issuer: "supabase",
+        audiences: ["authenticated"],
+        keys: "secret",
+        jwksUrl: undefined,
+        algorithms: ["HS256"],
+        userClaim: ["sub"],
+        userPrefix: "s|",
+      },
+    ]);
   });
 
   it("reports every problem at once", () => {

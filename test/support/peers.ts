@@ -108,10 +108,10 @@ export class Peers {
 
   /** Serves discovery and JWKS for any `https://<name>.test` issuer. */
   readonly fakeIdp: Handler = (request) => {
-    const { origin, pathname } = new URL(request.url);
+    const { origin, pathname, host } = new URL(request.url);
     if (pathname === "/.well-known/openid-configuration")
       return Response.json({ issuer: origin, jwks_uri: `${origin}/keys` });
-    if (pathname === "/keys") return Response.json(this.jwks);
+    if (pathname === "/keys") return Response.json(this.jwksByHost.get(host) ?? this.jwks);
     return new Response("not found", { status: 404 });
   };
 
