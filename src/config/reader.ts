@@ -106,6 +106,21 @@ export function checkUrl(value: string): URL | string {
   return url;
 }
 
+/** A dot path deeper than this is a typo, not a real token layout. */
+const MAX_CLAIM_PATH_DEPTH = 8;
+/** Path segments that would walk into prototypes rather than the token's own claims. */
+const FORBIDDEN_SEGMENTS = new Set(["__proto__", "prototype", "constructor"]);
+
+/** Splits a claim dot path such as `app_metadata.plan`; undefined when it is not a usable path. */
+export function parseClaimPath(path: unknown): string[] | undefined {
+  if (typeof path !== "string") return undefined;
+  const segments = path.split(".");
+  const usable =
+    segments.length <= MAX_CLAIM_PATH_DEPTH &&
+    segments.every((segment) => segment !== "" && !/\s/.test(segment) && !FORBIDDEN_SEGMENTS.has(segment));
+  return usable ? segments : undefined;
+}
+
 export function isLoopback(hostname: string): boolean {
   return hostname === "localhost" || hostname === "[::1]" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
 }

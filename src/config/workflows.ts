@@ -1,4 +1,4 @@
-import { isPlainObject, type SettingsReader } from "./reader";
+import { isPlainObject, parseClaimPath, type SettingsReader } from "./reader";
 
 /** The API caps a session's state map at 64 entries (WorkflowParam.state_variables). */
 const MAX_STATE_VARIABLES = 64;
@@ -8,8 +8,6 @@ const STATE_VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/;
 const WORKFLOW_ALIAS = /^[A-Za-z0-9_-]{1,64}$/;
 /** Workflow ids and versions are opaque, but never contain spaces or controls. */
 const OPAQUE_ID = /^[\x21-\x7e]{1,256}$/;
-/** A dot path deeper than this is a typo, not a real token layout. */
-const MAX_CLAIM_PATH_DEPTH = 8;
 
 export interface Workflow {
   id: string;
@@ -103,12 +101,8 @@ function readStateFromClaims(read: SettingsReader): Map<string, readonly string[
     return mapping;
   }
   for (const [index, [name, path]] of Object.entries(raw).entries()) {
-    const segments = typeof path === "string" ? path.split(".") : [];
-    const validPath =
-      segments.length > 0 &&
-      segments.length <= MAX_CLAIM_PATH_DEPTH &&
-      segments.every((s) => s !== "" && !/\s/.test(s) && !["__proto__", "prototype", "constructor"].includes(s));
-    if (!STATE_VARIABLE_NAME.test(name) || !validPath) {
+    const segments = parseClaimPath(path);
+    if (!STATE_VARIABLE_NAME.test(name) || segments === undefined) {
       read.problem("CHATKIT_STATE_FROM_CLAIMS", `entry #${index + 1} must map a variable name to a claim dot path`);
       continue;
     }

@@ -1,0 +1,121 @@
+import { checkUrl, parseClaimPath, type SettingsReader } from "./reader";
+
+/** Keeps the mapped user well inside KV key and log limits. */
+const MAX_USER_PREFIX_LENGTH = 64;
+/** The contract's defaults, which `[vars]` in wrangler.toml also carry. */
+export const DEFAULT_ALGORITHMS: readonly string[] = ["RS256", "ES256"];
+export const DEFAULT_USER_CLAIM = "sub";
+
+/**
+ * Asymmetric algorithms a JWKS can carry. `none` and HS* are left out on
+ * purpose: with a public JWKS they would let anyone forge tokens.
+ */
+export const JWKS_ALGORITHMS: readonly string[] = [
+  "RS256",
+  "RS384",
+  "RS512",
+  "PS256",
+  "PS384",
+  "PS512",
+  "ES256",
+  "ES384",
+  "ES512",
+  "EdDSA",
+  "Ed25519",
+];
+
+/** One trusted token issuer. */
+export interface AuthProvider {
+  /** The exact `iss` its tokens carry; compared byte for byte and used to pick the provider. */
+  issuer: string;
+  /** Tokens must name at least one of these in `aud`. */
+  audiences: readonly string[];
+  /** Where its keys come from: its JWKS, or the shared `AUTH_HS256_SECRET`. */
+  keys: "jwks" | "secret";
+  /** Explicit JWKS location; undefined with `keys: "jwks"` means OIDC discovery. */
+  jwksUrl?: URL;
+  /** The only `alg` values accepted from it. */
+  algorithms: readonly string[];
+  /** Path of the claim that becomes the ChatKit `user`, split on dots. */
+  userClaim: readonly string[];
+  /** Put before the claim value, so the same `sub` from two issuers never maps to one user. */
+  userPrefix: string;
+}
+
+/** One provider's settings as written, before validation. */
+export interface ProviderInput {
+  issuer: string | undefined;
+  audiences: string[];
+  jwksUrl: string | undefined;
+  algorithms: string[];
+  userClaim: string | undefined;
+  userPrefix: string;
+}
+
+/**
+ * Validates one provider. `names` maps each field to the setting problems
+ * should name: `AUTH_JWKS_URL` in single-issuer mode, `AUTH_PROVIDERS[1].jwks_url` otherwise.
+ */
+export function checkProvider(
+  read: SettingsReader,
+  names: Record<"issuer" | "jwksUrl" | "algorithms" | "userClaim" | "userPrefix", string>,
+  hasSecret: boolean,
+  input: ProviderInput,
+): AuthProvider | undefined {
+  const before = read.problems.length;
+  const algorithms = input.algorithms.length > 0 ? input.algorithms : DEFAULT_ALGORITHMS;
+  const symmetric = algorithms.some((alg) => /^HS/i.test(alg));
+
+  let jwksUrl: URL | undefined;
+  if (input.jwksUrl !== undefined) {
+    const checked = checkUrl(input.jwksUrl);
+    if (typeof checked === "string") read.problem(names.jwksUrl, checked);
+    else jwksUrl = checked;
+  }
+  const algorithmProblem = checkAlgorithms(algorithms, symmetric, hasSecret);
+  if (algorithmProblem) read.problem(names.algorithms, algorithmProblem);
+  if (symmetric && input.jwksUrl !== undefined) {
+    read.problem(names.jwksUrl, "must be unset for HS256: a shared secret and a JWKS are never mixed");
+  }
+  // Discovery needs an issuer we can fetch from; an explicit JWKS URL or a shared secret lifts that need.
+  if (
+    !symmetric &&
+    input.issuer !== undefined &&
+    input.jwksUrl === undefined &&
+    typeof checkUrl(input.issuer) === "string"
+  ) {
+    read.problem(
+      names.issuer,
+      `must be an https URL when ${names.jwksUrl} is unset, since keys are found by OIDC discovery`,
+    );
+  }
+  const userClaim = parseClaimPath(input.userClaim ?? DEFAULT_USER_CLAIM);
+  if (userClaim === undefined) read.problem(names.userClaim, "must be a claim name or dot path such as sub or user.id");
+  if (input.userPrefix.length > MAX_USER_PREFIX_LENGTH || /\p{Cc}/u.test(input.userPrefix)) {
+    read.problem(names.userPrefix, `must be at most ${MAX_USER_PREFIX_LENGTH} printable characters`);
+  }
+  if (read.problems.length > before || input.issuer === undefined || userClaim === undefined) return undefined;
+  return {
+    issuer: input.issuer,
+    audiences: input.audiences,
+    keys: symmetric ? "secret" : "jwks",
+    jwksUrl,
+    algorithms,
+    userClaim,
+    userPrefix: input.userPrefix,
+  };
+}
+
+function checkAlgorithms(algorithms: readonly string[], symmetric: boolean, hasSecret: boolean): string | undefined {
+  if (algorithms.some((alg) => alg.toLowerCase() === "none")) return "must not include none";
+  if (symmetric) {
+    if (algorithms.length !== 1 || algorithms[0] !== "HS256") {
+      return "must be exactly HS256 for a shared-secret provider, never mixed with JWKS algorithms";
+    }
+    return hasSecret ? undefined : "lists HS256, which needs the AUTH_HS256_SECRET secret";
+  }
+  if (algorithms.some((alg) => !JWKS_ALGORITHMS.includes(alg))) {
+    return `may only list ${JWKS_ALGORITHMS.join(", ")} (or HS256 alone)`;
+  }
+  return undefined;
+}
