@@ -5,6 +5,7 @@ import type { GateDeps, GateEnv } from "./http/context";
 import { gateCors } from "./http/cors";
 import { GateError } from "./http/errors";
 import { log } from "./http/log";
+import { openApiDocument } from "./http/openapi";
 import { sessionRoutes } from "./sessions/routes";
 import { sweepHandler } from "./sessions/scheduled";
 
@@ -65,6 +66,7 @@ export function createApp(overrides: Partial<GateDeps> = {}) {
   });
 
   app.get("/healthz", (c) => c.json({ status: "ok" }));
+  app.get("/openapi.json", (c) => c.json(openApiDocument(c.var.config)));
   app.use("/v1/*", requireUser(deps));
   app.route("/v1/chatkit/sessions", sessionRoutes(deps));
 

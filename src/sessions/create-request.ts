@@ -3,8 +3,9 @@ import { claimAt } from "../auth/claims";
 import { authError } from "../auth/failures";
 import type { StateValue } from "../chatkit/types";
 import type { Config, Workflow } from "../config/config";
-import { isPlainObject } from "../config/reader";
 import { GateError } from "../http/errors";
+import { firstProblem, type Schema } from "../http/schema";
+import { createRequestSchema } from "./schemas";
 
 /** What a client may ask for when it starts a session; everything else is pinned on the server. */
 export interface CreateRequest {
@@ -12,14 +13,8 @@ export interface CreateRequest {
   stateVariables?: Record<string, StateValue>;
 }
 
-const FIELDS = new Set(["workflow", "state_variables"]);
-/** Names echoed back in error messages are cut to this length. */
-const ECHO_LIMIT = 64;
 /** A claim copied into workflow state is an id, a plan or a tenant, never a document. */
 const MAX_CLAIM_STATE_LENGTH = 1024;
-
-const bad = (message: string) => new GateError("invalid_request", message);
-const echo = (name: string) => JSON.stringify(name.length > ECHO_LIMIT ? `${name.slice(0, ECHO_LIMIT)}…` : name);
 
 /**
  * Validates the optional create body `{workflow?: alias, state_variables?: {...}}`.
@@ -52,34 +47,26 @@ function stateFromClaims(claims: JWTPayload, config: Config): Record<string, Sta
   return state;
 }
 
+/** Schemas by configuration, built once per isolate like the configuration itself. */
+const schemas = new WeakMap<Config, Schema>();
+
+/** The create body schema for this configuration; also published in /openapi.json. */
+export function createRequestSchemaFor(config: Config): Schema {
+  let schema = schemas.get(config);
+  if (schema === undefined) {
+    schema = createRequestSchema(config);
+    schemas.set(config, schema);
+  }
+  return schema;
+}
+
 function parseBody(body: unknown, config: Config): CreateRequest {
   if (body === undefined) return { workflow: config.workflow };
-  if (!isPlainObject(body)) throw bad("The request body must be a JSON object");
-  for (const field of Object.keys(body)) {
-    if (!FIELDS.has(field)) throw bad(`Unknown field ${echo(field)}; allowed fields are workflow and state_variables`);
-  }
-
-  let workflow = config.workflow;
-  if (body.workflow !== undefined) {
-    if (typeof body.workflow !== "string") throw bad("workflow must be the alias of a configured workflow");
-    const chosen = config.workflowAliases.get(body.workflow);
-    if (chosen === undefined) throw bad(`Unknown workflow alias ${echo(body.workflow)}`);
-    workflow = chosen;
-  }
-
-  if (body.state_variables === undefined) return { workflow };
-  if (!isPlainObject(body.state_variables)) throw bad("state_variables must be an object");
-  const stateVariables: Record<string, StateValue> = {};
-  for (const [name, value] of Object.entries(body.state_variables)) {
-    if (!config.clientStateVariables.has(name)) throw bad(`State variable ${echo(name)} may not be set by the client`);
-    if (
-      typeof value !== "string" &&
-      typeof value !== "boolean" &&
-      !(typeof value === "number" && Number.isFinite(value))
-    ) {
-      throw bad(`State variable ${echo(name)} must be a string, number or boolean`);
-    }
-    stateVariables[name] = value;
-  }
-  return Object.keys(stateVariables).length > 0 ? { workflow, stateVariables } : { workflow };
+  const problem = firstProblem(body, createRequestSchemaFor(config));
+  if (problem) throw new GateError("invalid_request", problem);
+  const { workflow, state_variables } = body as { workflow?: string; state_variables?: Record<string, StateValue> };
+  const chosen = workflow === undefined ? config.workflow : (config.workflowAliases.get(workflow) as Workflow);
+  return state_variables && Object.keys(state_variables).length > 0
+    ? { workflow: chosen, stateVariables: state_variables }
+    : { workflow: chosen };
 }

@@ -108,28 +108,43 @@ describe("POST /v1/chatkit/sessions", () => {
   });
 
   it.each([
-    ["a raw workflow id instead of an alias", { workflow: "wf_support" }, "Unknown workflow alias"],
-    ["an unknown alias", { workflow: "nope" }, "Unknown workflow alias"],
-    ["a workflow object", { workflow: { id: "wf_evil" } }, "workflow must be the alias"],
+    [
+      "a raw workflow id instead of an alias",
+      { workflow: "wf_support" },
+      'body.workflow must be one of "support", "sales"',
+    ],
+    ["an unknown alias", { workflow: "nope" }, 'body.workflow must be one of "support", "sales"'],
+    ["a workflow object", { workflow: { id: "wf_evil" } }, "body.workflow must be a string"],
     [
       "a state variable not on the allowlist",
       { state_variables: { plan: "enterprise" } },
-      "may not be set by the client",
+      'body.state_variables has an unknown field "plan"; allowed: locale, theme',
     ],
-    ["a nested state value", { state_variables: { locale: { x: 1 } } }, "must be a string, number or boolean"],
-    ["a null state value", { state_variables: { locale: null } }, "must be a string, number or boolean"],
-    ["state_variables as an array", { state_variables: ["locale"] }, "state_variables must be an object"],
-    ["an unknown field", { user: "bob" }, 'Unknown field "user"'],
-    ["a body that is an array", [], "must be a JSON object"],
-    ["a body that is a string", '"hi"', "must be a JSON object"],
-    ["a body that is null", "null", "must be a JSON object"],
-    ["malformed JSON", "{", "not valid JSON"],
+    [
+      "a nested state value",
+      { state_variables: { locale: { x: 1 } } },
+      "body.state_variables.locale must be a string or number or boolean",
+    ],
+    [
+      "a null state value",
+      { state_variables: { locale: null } },
+      "body.state_variables.locale must be a string or number or boolean",
+    ],
+    [
+      "an overlong state value",
+      { state_variables: { locale: "x".repeat(4097) } },
+      "body.state_variables.locale must be at most 4096 characters",
+    ],
+    ["state_variables as an array", { state_variables: ["locale"] }, "body.state_variables must be an object"],
+    ["an unknown field", { user: "bob" }, 'body has an unknown field "user"; allowed: workflow, state_variables'],
+    ["a body that is an array", [], "body must be an object"],
+    ["a body that is a string", '"hi"', "body must be an object"],
+    ["a body that is null", "null", "body must be an object"],
+    ["malformed JSON", "{", "The request body is not valid JSON"],
   ])("refuses %s with 400 invalid_request and calls nothing", async (_name, body, message) => {
     const response = await call("POST", "/v1/chatkit/sessions", { token: alice, body });
 
-    const error = await errorOf(response);
-    expect(error).toMatchObject({ status: 400, code: "invalid_request" });
-    expect(error.message).toContain(message);
+    expect(await errorOf(response)).toEqual({ status: 400, code: "invalid_request", message });
     expect(peers.upstreamCalls()).toEqual([]);
     expect(await kvEntries()).toEqual([]);
   });

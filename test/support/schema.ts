@@ -20,7 +20,6 @@ export function validate(value: unknown, schema: Schema, root: Schema, path = "$
     }
   }
   const problems: string[] = [];
-  const type = schema.type as string | undefined;
   const isType: Record<string, (v: unknown) => boolean> = {
     object: (v) => typeof v === "object" && v !== null && !Array.isArray(v),
     array: Array.isArray,
@@ -30,7 +29,8 @@ export function validate(value: unknown, schema: Schema, root: Schema, path = "$
     boolean: (v) => typeof v === "boolean",
     null: (v) => v === null,
   };
-  if (type && !isType[type]?.(value)) return [`${path}: expected ${type}`];
+  const types = schema.type === undefined ? [] : ([] as string[]).concat(schema.type as string | string[]);
+  if (types.length > 0 && !types.some((t) => isType[t]?.(value))) return [`${path}: expected ${types.join(" or ")}`];
   if (Array.isArray(schema.enum) && !schema.enum.includes(value)) problems.push(`${path}: not in enum`);
   if (typeof value === "number") {
     if (typeof schema.minimum === "number" && value < schema.minimum) problems.push(`${path}: below minimum`);
@@ -39,6 +39,11 @@ export function validate(value: unknown, schema: Schema, root: Schema, path = "$
   if (typeof value === "string") {
     if (typeof schema.minLength === "number" && value.length < schema.minLength) problems.push(`${path}: too short`);
     if (typeof schema.maxLength === "number" && value.length > schema.maxLength) problems.push(`${path}: too long`);
+  }
+  if (Array.isArray(value) && schema.items) {
+    value.forEach((item, index) => {
+      problems.push(...validate(item, schema.items as Schema, root, `${path}[${index}]`));
+    });
   }
   if (isType.object?.(value)) {
     const object = value as Record<string, unknown>;

@@ -1,0 +1,80 @@
+/**
+ * The subset of JSON Schema that chatkit-gate's own API needs. The same
+ * schema objects validate request bodies and are published in
+ * `/openapi.json`, so the documentation cannot drift from the checks.
+ */
+export type JsonType = "object" | "string" | "number" | "integer" | "boolean" | "array" | "null";
+
+export interface Schema {
+  type?: JsonType | JsonType[];
+  description?: string;
+  properties?: Record<string, Schema>;
+  required?: string[];
+  /** `false` refuses names not in `properties`: a body field the contract does not name is a 400. */
+  additionalProperties?: boolean | Schema;
+  enum?: readonly unknown[];
+  items?: Schema;
+  maxLength?: number;
+  minimum?: number;
+  format?: string;
+  $ref?: string;
+}
+
+/** Names echoed back in error messages are cut to this length. */
+const ECHO_LIMIT = 64;
+
+const echo = (name: string) => JSON.stringify(name.length > ECHO_LIMIT ? `${name.slice(0, ECHO_LIMIT)}…` : name);
+
+function typeOf(value: unknown): JsonType {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "array";
+  if (typeof value === "number") return Number.isInteger(value) ? "integer" : "number";
+  return typeof value as JsonType;
+}
+
+function matchesType(value: unknown, type: JsonType | JsonType[]): boolean {
+  const actual = typeOf(value);
+  const allowed = Array.isArray(type) ? type : [type];
+  return allowed.includes(actual) || (actual === "integer" && allowed.includes("number"));
+}
+
+function describeType(type: JsonType | JsonType[]): string {
+  const names = Array.isArray(type) ? type : [type];
+  return names.length === 1
+    ? `a${/^[aeiou]/.test(names[0] as string) ? "n" : ""} ${names[0]}`
+    : `a ${names.join(" or ")}`;
+}
+
+/**
+ * The first way `value` breaks `schema`, as a sentence for the caller
+ * naming where (`body.state_variables.plan`), or undefined when it is valid.
+ */
+export function firstProblem(value: unknown, schema: Schema, path = "body"): string | undefined {
+  if (schema.type !== undefined && !matchesType(value, schema.type))
+    return `${path} must be ${describeType(schema.type)}`;
+  if (schema.enum !== undefined && !schema.enum.includes(value)) {
+    return `${path} must be one of ${schema.enum.map((v) => JSON.stringify(v)).join(", ") || "(none configured)"}`;
+  }
+  if (typeof value === "string" && schema.maxLength !== undefined && value.length > schema.maxLength) {
+    return `${path} must be at most ${schema.maxLength} characters`;
+  }
+  if (typeof value === "number" && schema.minimum !== undefined && value < schema.minimum) {
+    return `${path} must be at least ${schema.minimum}`;
+  }
+  if (typeOf(value) !== "object") return undefined;
+  const object = value as Record<string, unknown>;
+  for (const name of schema.required ?? []) {
+    if (!Object.hasOwn(object, name)) return `${path}.${name} is required`;
+  }
+  for (const [name, child] of Object.entries(object)) {
+    const childSchema = schema.properties?.[name] ?? schema.additionalProperties;
+    if (childSchema === false || childSchema === undefined) {
+      const allowed = Object.keys(schema.properties ?? {});
+      return `${path} has an unknown field ${echo(name)}; allowed: ${allowed.join(", ") || "none"}`;
+    }
+    if (childSchema === true) continue;
+    const problem = firstProblem(child, childSchema, `${path}.${name}`);
+    if (problem) return problem;
+  }
+  return undefined;
+}

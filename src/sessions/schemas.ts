@@ -1,0 +1,85 @@
+import type { Config } from "../config/config";
+import { ERROR_STATUS } from "../http/errors";
+import type { Schema } from "../http/schema";
+
+/** Longest client-set state value; the body limit (16 KiB) bounds the whole anyway. */
+const MAX_STATE_VALUE_LENGTH = 4096;
+
+/**
+ * The create body a client may send with this configuration: a workflow by
+ * configured alias only, and only the state variables the operator allowed.
+ */
+export function createRequestSchema(config: Config): Schema {
+  const stateVariables: Record<string, Schema> = {};
+  for (const name of config.clientStateVariables) {
+    stateVariables[name] = { type: ["string", "number", "boolean"], maxLength: MAX_STATE_VALUE_LENGTH };
+  }
+  return {
+    type: "object",
+    additionalProperties: false,
+    properties: {
+      workflow: {
+        type: "string",
+        enum: [...config.workflowAliases.keys()],
+        description: "Alias of a configured workflow (CHATKIT_WORKFLOWS); the default workflow when omitted.",
+      },
+      state_variables: {
+        type: "object",
+        additionalProperties: false,
+        properties: stateVariables,
+        description: "Workflow state the client may set (CHATKIT_CLIENT_STATE_VARIABLES).",
+      },
+    },
+  };
+}
+
+const unixSeconds = (description: string): Schema => ({ type: "integer", format: "unixtime", description });
+
+/** A session as the API shows it; never the client secret. */
+export const SESSION_SCHEMA: Schema = {
+  type: "object",
+  required: ["session_id", "status", "created_at", "expires_at"],
+  properties: {
+    session_id: { type: "string", description: "ChatKit's cksess_ id." },
+    status: { type: "string", enum: ["active", "cancelled", "cancel_pending", "expired"] },
+    created_at: unixSeconds("When the gateway created it."),
+    expires_at: unixSeconds("When ChatKit ends it."),
+    cancelled_at: unixSeconds("When ChatKit confirmed the cancel."),
+  },
+};
+
+export const CREATED_SCHEMA: Schema = {
+  ...SESSION_SCHEMA,
+  required: [...(SESSION_SCHEMA.required ?? []), "client_secret"],
+  properties: {
+    ...SESSION_SCHEMA.properties,
+    client_secret: { type: "string", description: "Pass to ChatKit; shown once, never stored." },
+  },
+};
+
+export const LIST_SCHEMA: Schema = {
+  type: "object",
+  required: ["data", "has_more"],
+  properties: { data: { type: "array", items: SESSION_SCHEMA }, has_more: { type: "boolean" } },
+};
+
+export const CANCEL_ALL_SCHEMA: Schema = {
+  type: "object",
+  required: ["cancelled", "pending"],
+  properties: {
+    cancelled: { type: "integer", minimum: 0, description: "Cancels ChatKit confirmed now." },
+    pending: { type: "integer", minimum: 0, description: "Cancels left to the sweep (cancel_pending)." },
+  },
+};
+
+export const ERROR_SCHEMA: Schema = {
+  type: "object",
+  required: ["error"],
+  properties: {
+    error: {
+      type: "object",
+      required: ["code", "message"],
+      properties: { code: { type: "string", enum: Object.keys(ERROR_STATUS) }, message: { type: "string" } },
+    },
+  },
+};
