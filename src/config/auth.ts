@@ -78,10 +78,16 @@ function usesSingleIssuerSettings(read: SettingsReader): boolean {
 }
 
 function readSingleIssuer(read: SettingsReader, hasSecret: boolean): AuthProvider[] | undefined {
-  const issuer = read.required("AUTH_ISSUER");
+  const issuer = read.required(
+    "AUTH_ISSUER",
+    "the exact `iss` of your tokens, e.g. https://your-tenant.us.auth0.com/ (docs/providers.md has each provider's)",
+  );
   const audiences = read.list("AUTH_AUDIENCE");
   if (audiences.length === 0) {
-    read.problem("AUTH_AUDIENCE", "is required: the audience your identity provider puts in `aud`");
+    read.problem(
+      "AUTH_AUDIENCE",
+      "is required: the `aud` your tokens carry (Auth0: the API identifier; Firebase: the project id; Cognito ID tokens and Google: the client id; Entra: the API's application id; see docs/providers.md)",
+    );
   }
   const provider = checkProvider(read, SINGLE_ISSUER_NAMES, hasSecret, {
     issuer,

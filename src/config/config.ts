@@ -40,7 +40,10 @@ export class ConfigError extends Error {
 export function parseConfig(env: RawEnv): Config {
   const read = new SettingsReader(env);
 
-  const openaiApiKey = read.required("OPENAI_API_KEY");
+  const openaiApiKey = read.required(
+    "OPENAI_API_KEY",
+    "run `npx wrangler secret put OPENAI_API_KEY` (locally: put it in .dev.vars)",
+  );
   if (openaiApiKey !== undefined && /\s/.test(openaiApiKey)) read.problem("OPENAI_API_KEY", "must not contain spaces");
   const baseUrl = read.url("OPENAI_BASE_URL", "https://api.openai.com/v1");
   if (baseUrl?.search) read.problem("OPENAI_BASE_URL", "must not have a query string");

@@ -27,10 +27,11 @@ export class SettingsReader {
     return trimmed === "" ? undefined : trimmed;
   }
 
-  required(name: string): string | undefined {
+  /** @param hint what to set it to, told to the operator when it is missing */
+  required(name: string, hint?: string): string | undefined {
     const value = this.string(name);
     if (value === undefined && !this.problems.some((p) => p.startsWith(`${name} `))) {
-      this.problem(name, "is required");
+      this.problem(name, hint ? `is required: ${hint}` : "is required");
     }
     return value;
   }

@@ -54,7 +54,7 @@ export function readWorkflows(read: SettingsReader): WorkflowConfig | undefined 
 }
 
 function readWorkflow(read: SettingsReader): Workflow | undefined {
-  const id = read.required("CHATKIT_WORKFLOW_ID");
+  const id = read.required("CHATKIT_WORKFLOW_ID", "the wf_... id of your published Agent Builder workflow");
   const version = read.string("CHATKIT_WORKFLOW_VERSION");
   if (id !== undefined && !OPAQUE_ID.test(id)) read.problem("CHATKIT_WORKFLOW_ID", "must be an id without spaces");
   if (version !== undefined && !OPAQUE_ID.test(version)) {

@@ -300,9 +300,9 @@ describe("parseConfig", () => {
 
   it("reports every problem at once", () => {
     expect(problemsFor({ OPENAI_API_KEY: "", AUTH_ISSUER: "", SESSION_EXPIRES_AFTER_SECONDS: "x" })).toEqual([
-      "OPENAI_API_KEY is required",
+      "OPENAI_API_KEY is required: run `npx wrangler secret put OPENAI_API_KEY` (locally: put it in .dev.vars)",
       "SESSION_EXPIRES_AFTER_SECONDS must be a whole number from 1 to 600",
-      "AUTH_ISSUER is required",
+      "AUTH_ISSUER is required: the exact `iss` of your tokens, e.g. https://your-tenant.us.auth0.com/ (docs/providers.md has each provider's)",
     ]);
   });
 });

@@ -192,7 +192,12 @@ describe("The sweep", () => {
     await createWorker().scheduled(createScheduledController(), { ...env, OPENAI_API_KEY: "" }, ctx);
 
     expect(lines.map((l) => JSON.parse(l))).toEqual([
-      { level: "error", event: "sweep_skipped", reason: "config_invalid", problems: ["OPENAI_API_KEY is required"] },
+      {
+        level: "error",
+        event: "sweep_skipped",
+        reason: "config_invalid",
+        problems: [expect.stringMatching(/^OPENAI_API_KEY is required: run `npx wrangler secret put OPENAI_API_KEY`/)],
+      },
     ]);
     expect(peers.calls).toEqual([]);
   });

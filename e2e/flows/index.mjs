@@ -1,0 +1,22 @@
+// The flows, in the order they run. Rotation comes right after the first
+// session flows, while the worker's last JWKS fetch is recent, so the kid-miss
+// cooldown is still running and can be observed.
+import { browserFlows } from "./browser.mjs";
+import { prismFlows } from "./prism.mjs";
+import { rotationFlows } from "./rotation.mjs";
+import { sessionFlows } from "./sessions.mjs";
+import { sweepFlows } from "./sweep.mjs";
+
+const [tokens, ownership, idempotent, cancelAll, expiry] = sessionFlows;
+
+export const flows = [
+  tokens,
+  ownership,
+  idempotent,
+  cancelAll,
+  ...rotationFlows,
+  expiry,
+  ...sweepFlows,
+  ...browserFlows,
+  ...prismFlows,
+];

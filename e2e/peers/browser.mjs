@@ -1,0 +1,76 @@
+// A real browser: Debian's chromium, driven by playwright-core over CDP.
+// Each page gets its own browser context (fresh cookies and storage), so
+// one user's provider session never leaks into another's sign-in.
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+export const CHROMIUM_PATH = "/usr/bin/chromium";
+/** Sign-in (three redirects), the token exchange and the worker call take well under this. */
+const PAGE_TIMEOUT_MS = 30_000;
+
+/**
+ * Flags for a quiet, offline, disposable browser: no sandbox (CI containers
+ * lack the namespaces), no GPU, and none of the background services that
+ * would try to reach the internet. Playwright adds a fresh --user-data-dir
+ * of its own and removes it on close.
+ */
+const CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--no-first-run",
+  "--disable-quic",
+  "--disable-sync",
+];
+
+export const browserAvailable = () => existsSync(CHROMIUM_PATH);
+
+export async function startBrowser({ register }) {
+  // Signals are run.mjs's to handle; playwright-core still kills the browser if this process exits.
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM_PATH,
+    headless: true,
+    args: CHROMIUM_ARGS,
+    handleSIGINT: false,
+    handleSIGTERM: false,
+    handleSIGHUP: false,
+  });
+  register({ name: "chromium", stop: () => browser.close(), kill: () => {} });
+  return {
+    version: browser.version(),
+    /**
+     * Opens `url` in a fresh context, waits until the SPA reports a final
+     * state, screenshots it, and returns what the page showed and logged.
+     */
+    async visit(url, { screenshot }) {
+      const context = await browser.newContext();
+      try {
+        const page = await context.newPage();
+        const console = [];
+        page.on("console", (message) => console.push(`${message.type()}: ${message.text()}`));
+        const requests = [];
+        page.on("request", (request) => requests.push(`${request.method()} ${request.url()}`));
+        await page.goto(url);
+        await page.waitForFunction(() => ["done", "blocked", "error"].includes(document.body.dataset.state), null, {
+          timeout: PAGE_TIMEOUT_MS,
+        });
+        await page.screenshot({ path: screenshot, fullPage: true });
+        return {
+          state: await page.evaluate(() => document.body.dataset.state),
+          result: await page.locator("#result").textContent(),
+          user: await page.locator("#user").textContent(),
+          finalUrl: page.url(),
+          console,
+          requests,
+        };
+      } finally {
+        await context.close();
+      }
+    },
+  };
+}
+
+export const screenshotPath = (outputDir, name) => join(outputDir, `${name}.png`);
