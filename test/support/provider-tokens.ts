@@ -52,7 +52,7 @@ export const AUTH0 = {
   sub: "google-oauth2|103547991597142817347",
   key: await providerKey("RS256", "xK3pQ8vN1mR7tY2wL9bZ4c"),
   /** An access token in Auth0's default profile: `typ: JWT`, `azp`, and `aud` listing /userinfo as well. */
-  accessToken(overrides: JWTPayload = {}, header: Header = { typ: "JWT" }) {
+  accessToken(overrides: JWTPayload = {}, header: Header = { typ: "JWT" }): Promise<string> {
     const now = nowSeconds();
     return sign(
       AUTH0.key,
@@ -70,14 +70,20 @@ export const AUTH0 = {
     );
   },
   /** An access token in the RFC 9068 profile an API can opt into: `typ: at+jwt`, `client_id`, `jti`. */
-  rfc9068AccessToken(overrides: JWTPayload = {}) {
+  rfc9068AccessToken(overrides: JWTPayload = {}): Promise<string> {
     return AUTH0.accessToken(
-      { aud: AUTH0.api, azp: undefined, client_id: AUTH0.clientId, jti: "b5e0f2f1c3a64d7e9c1a2b3c4d5e6f70", ...overrides },
+      {
+        aud: AUTH0.api,
+        azp: undefined,
+        client_id: AUTH0.clientId,
+        jti: "b5e0f2f1c3a64d7e9c1a2b3c4d5e6f70",
+        ...overrides,
+      },
       { typ: "at+jwt" },
     );
   },
   /** The ID token the SPA SDK also holds: `aud` is the client id, and it carries profile claims. */
-  idToken(overrides: JWTPayload = {}) {
+  idToken(overrides: JWTPayload = {}): Promise<string> {
     return AUTH0.accessToken({
       aud: AUTH0.clientId,
       scope: undefined,
@@ -91,7 +97,7 @@ export const AUTH0 = {
     });
   },
   /** A machine-to-machine token (client credentials) for the same API: `sub` is `<client id>@clients`. */
-  clientCredentialsToken() {
+  clientCredentialsToken(): Promise<string> {
     return AUTH0.accessToken({
       sub: `${AUTH0.clientId}@clients`,
       aud: AUTH0.api,
@@ -111,7 +117,7 @@ export const CLERK = {
   sub: "user_2pQ7vXk9LmR3tW8nZ5cB1yH4jF6",
   key: await providerKey("RS256", "ins_2pQ7vXk9LmR3tW8nZ5cB1yH4jF6"),
   /** `getToken({ template: "chatkit" })` with a template whose claims are `{"aud": "chatkit-gate"}`. */
-  templateToken(overrides: JWTPayload = {}) {
+  templateToken(overrides: JWTPayload = {}): Promise<string> {
     const now = nowSeconds();
     return sign(
       CLERK.key,
@@ -131,7 +137,7 @@ export const CLERK = {
     );
   },
   /** `getToken()` with no template: the default session token, which has no `aud` at all. */
-  sessionToken(overrides: JWTPayload = {}) {
+  sessionToken(overrides: JWTPayload = {}): Promise<string> {
     return CLERK.templateToken({
       aud: undefined,
       jti: undefined,
@@ -149,12 +155,14 @@ export const CLERK = {
  * members carrying `key_ops` and `ext` as WebCrypto exports them); older ones
  * with the project's shared HS256 JWT secret.
  */
+/** The legacy JWT secret (Project Settings > JWT Keys); Supabase uses its text as the HMAC key. */
+const SUPABASE_LEGACY_SECRET = "k9Xr2vLq8mWz4tNb7cHy1pJf6sDg3aEu5oQi0eRw";
+
 export const SUPABASE = {
   issuer: "https://qzxkplmvbnrtyuwieoas.supabase.co/auth/v1",
   audience: "authenticated",
   sub: "8d0f6a4e-2b1c-4e3d-9a7f-5c6b1e2d3f40",
-  /** The legacy JWT secret (Project Settings > JWT Keys); Supabase uses its text as the HMAC key. */
-  legacySecret: "k9Xr2vLq8mWz4tNb7cHy1pJf6sDg3aEu5oQi0eRw",
+  legacySecret: SUPABASE_LEGACY_SECRET,
   key: await providerKey("ES256", "b1f6e2a0-7c3d-4e5f-8a9b-0c1d2e3f4a5b", {
     alg: "ES256",
     use: "sig",
@@ -182,11 +190,11 @@ export const SUPABASE = {
     };
   },
   /** A user's access token signed with the project's asymmetric key. */
-  asymmetricToken(overrides: JWTPayload = {}) {
+  asymmetricToken(overrides: JWTPayload = {}): Promise<string> {
     return sign(SUPABASE.key, { typ: "JWT" }, SUPABASE.claims(), overrides);
   },
   /** A user's access token signed with a legacy HS256 JWT secret. */
-  legacyToken(overrides: JWTPayload = {}, secret: string = SUPABASE.legacySecret) {
+  legacyToken(overrides: JWTPayload = {}, secret: string = SUPABASE_LEGACY_SECRET): Promise<string> {
     return new SignJWT(SUPABASE.claims(overrides))
       .setProtectedHeader({ alg: "HS256", typ: "JWT" })
       .sign(new TextEncoder().encode(secret));
@@ -195,11 +203,11 @@ export const SUPABASE = {
    * The project's anon or service_role API key: a long-lived JWT signed with
    * the same legacy secret, with `iss: "supabase"` and no user.
    */
-  apiKey(role: "anon" | "service_role") {
+  apiKey(role: "anon" | "service_role"): Promise<string> {
     const now = nowSeconds();
     return new SignJWT({ iss: "supabase", ref: "qzxkplmvbnrtyuwieoas", role, iat: now, exp: now + 10 * 365 * 86_400 })
       .setProtectedHeader({ alg: "HS256", typ: "JWT" })
-      .sign(new TextEncoder().encode(SUPABASE.legacySecret));
+      .sign(new TextEncoder().encode(SUPABASE_LEGACY_SECRET));
   },
 };
 
@@ -210,7 +218,7 @@ export const FIREBASE = {
   uid: "Zq8XvB2nT5mK1yR7wL4cP9hJ3fG6",
   key: await providerKey("RS256", "4a7c1e9f3b5d8a2c6e0f1b3d5a7c9e2f4b6d8a0c"),
   /** What `user.getIdToken()` returns. */
-  idToken(overrides: JWTPayload = {}) {
+  idToken(overrides: JWTPayload = {}): Promise<string> {
     const now = nowSeconds();
     return sign(
       FIREBASE.key,
@@ -226,21 +234,24 @@ export const FIREBASE = {
         exp: now + 3600,
         email: "ada@example.com",
         email_verified: true,
-        firebase: { identities: { "google.com": ["103547991597142817347"], email: ["ada@example.com"] }, sign_in_provider: "google.com" },
+        firebase: {
+          identities: { "google.com": ["103547991597142817347"], email: ["ada@example.com"] },
+          sign_in_provider: "google.com",
+        },
       },
       overrides,
     );
   },
   /** Another Firebase project's ID token: its own project id in `iss` and `aud`. */
-  otherProjectIdToken() {
+  otherProjectIdToken(): Promise<string> {
     return FIREBASE.idToken({ iss: "https://securetoken.google.com/other-app-91c0e", aud: "other-app-91c0e" });
   },
   /** A session cookie from the Admin SDK: another issuer, and signed with other keys. */
-  sessionCookie() {
+  sessionCookie(): Promise<string> {
     return FIREBASE.idToken({ iss: `https://session.firebase.google.com/${FIREBASE.projectId}` });
   },
   /** The custom token a server mints with the Admin SDK to sign a user in; it is not an ID token. */
-  customToken() {
+  customToken(): Promise<string> {
     const now = nowSeconds();
     const serviceAccount = `firebase-adminsdk-x1y2z@${FIREBASE.projectId}.iam.gserviceaccount.com`;
     return sign(
@@ -265,7 +276,7 @@ export const COGNITO = {
   clientId: "3q2vba8dq1n7vfj5k0ge6r4c9h",
   sub: "62c5e4a4-80f1-70b3-9e2d-1c4b7a6f3e58",
   key: await providerKey("RS256", "k3XW9rE5Yq2hT7mN+pL4vB8cZ0sD6fG2jH5a/9wE1xU="),
-  idToken(overrides: JWTPayload = {}) {
+  idToken(overrides: JWTPayload = {}): Promise<string> {
     const now = nowSeconds();
     return sign(
       COGNITO.key,
@@ -289,7 +300,7 @@ export const COGNITO = {
     );
   },
   /** The access token from the same sign-in: `client_id` and `token_use: access`, and no `aud`. */
-  accessToken(overrides: JWTPayload = {}) {
+  accessToken(overrides: JWTPayload = {}): Promise<string> {
     return COGNITO.idToken({
       aud: undefined,
       email: undefined,
@@ -315,7 +326,7 @@ export const ACCESS = {
   aud: "0b7e4c2f9a1d6e3b8c5f2a7d4e1b9c6f3a8d5e2b7c4f1a9e6d3b8c5f2a7e4d1b",
   sub: "7335d417-61da-459d-899c-0a01c76a2f94",
   key: await providerKey("RS256", "6b1f0c2e9a4d7b3f8e5c1a0d2f6b9e4c7a3d8f1b5e2c0a9d6f4b8e1c3a7d5f02"),
-  appToken(overrides: JWTPayload = {}) {
+  appToken(overrides: JWTPayload = {}): Promise<string> {
     const now = nowSeconds();
     return sign(
       ACCESS.key,
@@ -336,7 +347,7 @@ export const ACCESS = {
     );
   },
   /** A request authenticated with a service token: `common_name` is the token's client id and `sub` is empty. */
-  serviceToken() {
+  serviceToken(): Promise<string> {
     return ACCESS.appToken({ email: undefined, identity_nonce: undefined, sub: "", common_name: "4f1d2c3b.access" });
   },
 };
@@ -349,7 +360,7 @@ export const OKTA = {
   /** The Okta user id: stable, unlike the login in `sub`. */
   uid: "00u1a2b3c4d5e6f7g8h9",
   key: await providerKey("RS256", "Xq7nP2vR9kT4mW1zL8cB5yH3jF6dS0aG-eU_iO2pQrE"),
-  accessToken(overrides: JWTPayload = {}) {
+  accessToken(overrides: JWTPayload = {}): Promise<string> {
     const now = nowSeconds();
     return sign(
       OKTA.key,
@@ -371,7 +382,7 @@ export const OKTA = {
     );
   },
   /** The ID token from the same sign-in: `aud` is the client id and `sub` the user id. */
-  idToken() {
+  idToken(): Promise<string> {
     return OKTA.accessToken({
       jti: "ID.q4S0wY3lM8nR9uX2oA6dC5zI7kG1eT",
       aud: OKTA.clientId,
@@ -387,11 +398,11 @@ export const OKTA = {
     });
   },
   /** An org authorization server token: for Okta's own APIs, not meant to be validated by you. */
-  orgServerToken() {
+  orgServerToken(): Promise<string> {
     return OKTA.accessToken({ iss: "https://chatkit-demo.okta.com", aud: "https://chatkit-demo.okta.com" });
   },
   /** A client-credentials (service) token: `sub` is the client id and there is no user. */
-  clientCredentialsToken() {
+  clientCredentialsToken(): Promise<string> {
     return OKTA.accessToken({ sub: OKTA.clientId, uid: undefined, scp: ["chat.sessions"], auth_time: undefined });
   },
 };
@@ -421,11 +432,11 @@ export const ENTRA = {
     return { typ: "JWT", x5t: ENTRA.key.kid };
   },
   /** A v2 access token for the API, as MSAL gets it for scope `api://chatkit-gate/chat.access`. */
-  v2AccessToken(overrides: JWTPayload = {}) {
+  v2AccessToken(overrides: JWTPayload = {}, header: Header = ENTRA.header()): Promise<string> {
     const now = nowSeconds();
     return sign(
       ENTRA.key,
-      ENTRA.header(),
+      header,
       {
         aud: ENTRA.apiClientId,
         iss: ENTRA.v2Issuer,
@@ -449,32 +460,51 @@ export const ENTRA = {
       overrides,
     );
   },
-  /** A v1 access token for the same API, issued when the API accepts v1 (the default for new registrations). */
-  v1AccessToken(overrides: JWTPayload = {}) {
-    return ENTRA.v2AccessToken({
-      aud: ENTRA.apiAppIdUri,
-      iss: ENTRA.v1Issuer,
-      azp: undefined,
-      azpacr: undefined,
-      preferred_username: undefined,
-      appid: ENTRA.spaClientId,
-      appidacr: "0",
-      amr: ["pwd", "mfa"],
-      upn: "ada@contoso.example",
-      unique_name: "ada@contoso.example",
-      ver: "1.0",
-      ...overrides,
-    });
+  /** A v1 access token for the same API: what it gets while its manifest leaves accessTokenAcceptedVersion empty or 1. */
+  v1AccessToken(overrides: JWTPayload = {}, header: Header = ENTRA.header()): Promise<string> {
+    return ENTRA.v2AccessToken(
+      {
+        aud: ENTRA.apiAppIdUri,
+        iss: ENTRA.v1Issuer,
+        azp: undefined,
+        azpacr: undefined,
+        preferred_username: undefined,
+        appid: ENTRA.spaClientId,
+        appidacr: "0",
+        amr: ["pwd", "mfa"],
+        upn: "ada@contoso.example",
+        unique_name: "ada@contoso.example",
+        ver: "1.0",
+        ...overrides,
+      },
+      header,
+    );
+  },
+  /**
+   * A Microsoft Graph token the SPA may also hold: v1, `aud` is Graph's app
+   * id, and its header carries a `nonce` that only Graph can check.
+   */
+  graphToken(): Promise<string> {
+    return ENTRA.v1AccessToken(
+      { aud: "00000003-0000-0000-c000-000000000000", scp: "User.Read openid profile email" },
+      { ...ENTRA.header(), nonce: "Qm9ndXNHcmFwaE5vbmNlVmFsdWU" },
+    );
   },
   /** The ID token from the same sign-in: `aud` is the SPA's client id. */
-  idToken() {
-    return ENTRA.v2AccessToken({ aud: ENTRA.spaClientId, azp: undefined, azpacr: undefined, scp: undefined, nonce: "n-0S6_WzA2Mj" });
+  idToken(): Promise<string> {
+    return ENTRA.v2AccessToken({
+      aud: ENTRA.spaClientId,
+      azp: undefined,
+      azpacr: undefined,
+      scp: undefined,
+      nonce: "n-0S6_WzA2Mj",
+    });
   },
   /**
    * An app-only token (client credentials) for the API: `oid` is the calling
    * service principal's, there is no `scp`, and `roles` lists app roles.
    */
-  appOnlyToken() {
+  appOnlyToken(): Promise<string> {
     return ENTRA.v2AccessToken({
       azp: "e1f2a3b4-c5d6-4e7f-8a9b-0c1d2e3f4a5b",
       azpacr: "1",
@@ -496,7 +526,7 @@ export const GOOGLE = {
   /** A numeric string, stable per Google account. */
   sub: "104857392017465839201",
   key: await providerKey("RS256", "c8e2a4f6b0d3e5a7c9f1b2d4e6a8c0f3b5d7e9a1"),
-  idToken(overrides: JWTPayload = {}) {
+  idToken(overrides: JWTPayload = {}): Promise<string> {
     const now = nowSeconds();
     return sign(
       GOOGLE.key,
