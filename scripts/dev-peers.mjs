@@ -1,6 +1,6 @@
 // Local stand-ins for the two peers chatkit-gate talks to, for `npm run dev`
 // demo mode, end-to-end tests and benchmarks. Dev-only: never bundled.
-//  - a token issuer: OIDC discovery, a JWKS, and GET /token?sub=alice
+//  - a token issuer: OIDC discovery, a JWKS, and GET /token?sub=alice[&expires_in=-60]
 //  - a ChatKit stand-in: create and cancel answered the way the real API does
 import { createServer } from "node:http";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
@@ -8,6 +8,20 @@ import { exportJWK, generateKeyPair, SignJWT } from "jose";
 export const DEMO_AUDIENCE = "chatkit-gate-demo";
 /** Demo tokens last an hour, so a person can follow the README at leisure. */
 const DEMO_TOKEN_SECONDS = 3600;
+/** How far in the past an expired demo token may have expired: a day is plenty to show the error. */
+const MAX_TOKEN_AGE_SECONDS = 86_400;
+
+/**
+ * `expires_in` for GET /token: the default lifetime when absent; a negative
+ * value gives an expired token, for trying the error path. Undefined when bad.
+ */
+function tokenLifetime(value) {
+  if (value === null) return DEMO_TOKEN_SECONDS;
+  const seconds = Number(value);
+  return /^-?\d+$/.test(value) && seconds <= DEMO_TOKEN_SECONDS && seconds >= -MAX_TOKEN_AGE_SECONDS
+    ? seconds
+    : undefined;
+}
 
 function listen(server, port) {
   return new Promise((resolve, reject) => {
@@ -44,15 +58,24 @@ export async function startIssuer({ port = 0 } = {}) {
     if (url.pathname === "/jwks.json") return send(res, 200, { keys: [jwk] });
     if (url.pathname === "/token") {
       const sub = url.searchParams.get("sub") ?? "alice";
-      return new SignJWT({ name: sub })
-        .setProtectedHeader({ alg: "ES256", kid: jwk.kid, typ: "JWT" })
-        .setIssuer(issuer)
-        .setAudience(DEMO_AUDIENCE)
-        .setSubject(sub)
-        .setIssuedAt()
-        .setExpirationTime(`${DEMO_TOKEN_SECONDS}s`)
-        .sign(privateKey)
-        .then((token) => send(res, 200, { token, expires_in: DEMO_TOKEN_SECONDS }));
+      const expiresIn = tokenLifetime(url.searchParams.get("expires_in"));
+      if (expiresIn === undefined) {
+        return send(res, 400, { error: `expires_in must be a whole number of seconds up to ${DEMO_TOKEN_SECONDS}` });
+      }
+      const now = Math.floor(Date.now() / 1000);
+      const exp = now + expiresIn;
+      return (
+        new SignJWT({ name: sub })
+          .setProtectedHeader({ alg: "ES256", kid: jwk.kid, typ: "JWT" })
+          .setIssuer(issuer)
+          .setAudience(DEMO_AUDIENCE)
+          .setSubject(sub)
+          // An already expired token (negative expires_in) looks like one issued a full lifetime before it expired.
+          .setIssuedAt(Math.min(now, exp - DEMO_TOKEN_SECONDS))
+          .setExpirationTime(exp)
+          .sign(privateKey)
+          .then((token) => send(res, 200, { token, expires_in: expiresIn }))
+      );
     }
     send(res, 404, { error: "not found" });
   });

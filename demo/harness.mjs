@@ -1,0 +1,97 @@
+// Process plumbing for demo/test.mjs: free loopback ports, `npm run dev`'s
+// script in its own process group, readiness polling, and a clean stop.
+import { spawn } from "node:child_process";
+import { createServer } from "node:net";
+
+/** The ports `npm run dev` uses by default; a test never takes them from a running demo. */
+const DEFAULT_DEV_PORTS = new Set([8787, 8788, 8789, 8790]);
+/** After SIGTERM, the group gets this long to exit before SIGKILL. */
+const STOP_GRACE_MS = 5_000;
+const POLL_MS = 200;
+/** Enough of the dev output to explain a failed start. */
+const OUTPUT_TAIL_CHARS = 6_000;
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** `count` distinct ports on 127.0.0.1 that the kernel just reported free. */
+export async function freePorts(count) {
+  const ports = new Set();
+  while (ports.size < count) {
+    const port = await new Promise((resolve, reject) => {
+      const server = createServer();
+      server.once("error", reject);
+      server.listen(0, "127.0.0.1", () => {
+        const { port } = server.address();
+        server.close(() => resolve(port));
+      });
+    });
+    if (!DEFAULT_DEV_PORTS.has(port)) ports.add(port);
+  }
+  return [...ports];
+}
+
+function groupAlive(pid) {
+  try {
+    process.kill(-pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Runs `node <script> ...args` in a new session and process group
+ * (`detached` calls setsid), so stopping it also stops wrangler and workerd.
+ */
+export function startGroup(script, args, { cwd, env }) {
+  const child = spawn(process.execPath, [script, ...args], {
+    cwd,
+    env,
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  const keep = (chunk) => {
+    output = (output + chunk).slice(-OUTPUT_TAIL_CHARS);
+  };
+  child.stdout.on("data", keep);
+  child.stderr.on("data", keep);
+  /** For exit and signal handlers, where nothing can be awaited. */
+  const killNow = () => {
+    try {
+      process.kill(-child.pid, "SIGKILL");
+    } catch {}
+  };
+  /** SIGTERM to the whole group, then SIGKILL once the grace period is over. */
+  const stop = async () => {
+    if (!groupAlive(child.pid)) return;
+    try {
+      process.kill(-child.pid, "SIGTERM");
+    } catch {
+      return;
+    }
+    const deadline = Date.now() + STOP_GRACE_MS;
+    while (groupAlive(child.pid) && Date.now() < deadline) await sleep(POLL_MS);
+    killNow();
+  };
+  return { child, output: () => output, stop, killNow };
+}
+
+/** Waits until every URL answers 200, or throws when `child` exits or time runs out. */
+export async function waitFor200(urls, { child, timeoutMs }) {
+  const deadline = Date.now() + timeoutMs;
+  const pending = new Set(urls);
+  while (pending.size > 0) {
+    if (child.exitCode !== null) throw new Error(`npm run dev exited with code ${child.exitCode}`);
+    if (Date.now() > deadline)
+      throw new Error(`no answer within ${timeoutMs / 1000} s from ${[...pending].join(", ")}`);
+    for (const url of pending) {
+      const ok = await fetch(url, { signal: AbortSignal.timeout(POLL_MS * 5) }).then(
+        (response) => response.ok,
+        () => false,
+      );
+      if (ok) pending.delete(url);
+    }
+    if (pending.size > 0) await sleep(POLL_MS);
+  }
+}
