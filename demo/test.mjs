@@ -2,29 +2,14 @@
 // ports and with fresh local state, and walks the demo page through headless
 // Chromium the way a person would. Saves a screenshot on the way: to
 // test-results/demo.png, or to the committed docs/demo.png with UPDATE_SCREENSHOT=1.
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+import { CHROMIUM_PATH, chromiumAvailable, launchChromium } from "../scripts/chromium.mjs";
 import { freePorts, startGroup, waitFor200 } from "./harness.mjs";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
-const CHROMIUM_PATH = "/usr/bin/chromium";
-/**
- * A quiet, offline, disposable browser: no sandbox (containers lack the
- * namespaces), no GPU, none of the background services that go online.
- */
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--no-first-run",
-  "--disable-quic",
-  "--disable-sync",
-];
 /** A cold `wrangler dev` builds the worker and boots workerd; a slow CI box needs a while. */
 const READY_TIMEOUT_MS = 60_000;
 /** Each step is a few local requests; anything slower is a failure worth seeing. */
@@ -160,7 +145,7 @@ async function walkThrough(page, urls) {
 }
 
 async function main() {
-  if (!existsSync(CHROMIUM_PATH)) {
+  if (!chromiumAvailable()) {
     console.error(`Chromium is missing at ${CHROMIUM_PATH}: apt-get install -y chromium`);
     return false;
   }
@@ -218,10 +203,7 @@ async function main() {
     });
     console.log(`demo up in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     // Signals are handled above, so the browser is closed in order rather than by playwright's own handlers.
-    browser = await chromium.launch({
-      executablePath: CHROMIUM_PATH,
-      headless: true,
-      args: CHROMIUM_ARGS,
+    browser = await launchChromium({
       handleSIGINT: false,
       handleSIGTERM: false,
       handleSIGHUP: false,

@@ -84,6 +84,40 @@ export async function startIssuer({ port = 0 } = {}) {
   return { issuer, port: bound, close: () => new Promise((r) => server.close(r)) };
 }
 
+/** ChatKit's defaults when a create names none (ExpiresAfterParam, RateLimitsParam). */
+const DEFAULT_EXPIRES_AFTER_SECONDS = 600;
+const DEFAULT_REQUESTS_PER_MINUTE = 10;
+
+/**
+ * The `ChatSessionResource` ChatKit answers a create with, for a create body:
+ * a fresh `cksess_` id and client secret, and every field the spec requires.
+ */
+export function chatSessionResource(body, secretPrefix = "ek_") {
+  const random = () => crypto.randomUUID().replace(/-/g, "");
+  const perMinute = body?.rate_limits?.max_requests_per_1_minute ?? DEFAULT_REQUESTS_PER_MINUTE;
+  return {
+    id: `cksess_${random()}`,
+    object: "chatkit.session",
+    client_secret: `${secretPrefix}${random()}`,
+    expires_at: Math.floor(Date.now() / 1000) + (body?.expires_after?.seconds ?? DEFAULT_EXPIRES_AFTER_SECONDS),
+    status: "active",
+    user: body?.user,
+    workflow: {
+      id: body?.workflow?.id,
+      version: body?.workflow?.version ?? null,
+      state_variables: body?.workflow?.state_variables ?? null,
+      tracing: { enabled: true },
+    },
+    rate_limits: { max_requests_per_1_minute: perMinute },
+    max_requests_per_1_minute: perMinute,
+    chatkit_configuration: {
+      automatic_thread_titling: { enabled: true },
+      file_upload: { enabled: false, max_file_size: null, max_files: null },
+      history: { enabled: true, recent_threads: null },
+    },
+  };
+}
+
 /**
  * A ChatKit stand-in on 127.0.0.1 that answers `POST /v1/chatkit/sessions`
  * and `POST /v1/chatkit/sessions/{id}/cancel` with ChatSessionResource
@@ -113,29 +147,8 @@ export async function startChatKit({ port = 0, apiKey } = {}) {
       );
     }
     if (req.method === "POST" && req.url === "/v1/chatkit/sessions") {
-      const id = `cksess_${crypto.randomUUID().replace(/-/g, "")}`;
-      const session = {
-        id,
-        object: "chatkit.session",
-        client_secret: `ek_demo_${crypto.randomUUID().replace(/-/g, "")}`,
-        expires_at: Math.floor(Date.now() / 1000) + (body?.expires_after?.seconds ?? 600),
-        status: "active",
-        user: body?.user,
-        workflow: {
-          id: body?.workflow?.id,
-          version: body?.workflow?.version ?? null,
-          state_variables: body?.workflow?.state_variables ?? null,
-          tracing: { enabled: true },
-        },
-        rate_limits: { max_requests_per_1_minute: body?.rate_limits?.max_requests_per_1_minute ?? 10 },
-        max_requests_per_1_minute: body?.rate_limits?.max_requests_per_1_minute ?? 10,
-        chatkit_configuration: {
-          automatic_thread_titling: { enabled: true },
-          file_upload: { enabled: false, max_file_size: null, max_files: null },
-          history: { enabled: true, recent_threads: null },
-        },
-      };
-      sessions.set(id, session);
+      const session = chatSessionResource(body, "ek_demo_");
+      sessions.set(session.id, session);
       return send(res, 200, session, headers);
     }
     const cancel = /^\/v1\/chatkit\/sessions\/(cksess_[A-Za-z0-9_-]+)\/cancel$/.exec(req.url ?? "");

@@ -1,39 +1,19 @@
 // A real browser: Debian's chromium, driven by playwright-core over CDP.
 // Each page gets its own browser context (fresh cookies and storage), so
 // one user's provider session never leaks into another's sign-in.
-import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { CHROMIUM_PATH, chromiumAvailable, launchChromium } from "../../scripts/chromium.mjs";
 
-export const CHROMIUM_PATH = "/usr/bin/chromium";
+export { CHROMIUM_PATH };
+
 /** Sign-in (three redirects), the token exchange and the worker call take well under this. */
 const PAGE_TIMEOUT_MS = 30_000;
 
-/**
- * Flags for a quiet, offline, disposable browser: no sandbox (CI containers
- * lack the namespaces), no GPU, and none of the background services that
- * would try to reach the internet. Playwright adds a fresh --user-data-dir
- * of its own and removes it on close.
- */
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--no-first-run",
-  "--disable-quic",
-  "--disable-sync",
-];
-
-export const browserAvailable = () => existsSync(CHROMIUM_PATH);
+export const browserAvailable = chromiumAvailable;
 
 export async function startBrowser({ register }) {
   // Signals are run.mjs's to handle; playwright-core still kills the browser if this process exits.
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM_PATH,
-    headless: true,
-    args: CHROMIUM_ARGS,
+  const browser = await launchChromium({
     handleSIGINT: false,
     handleSIGTERM: false,
     handleSIGHUP: false,

@@ -2,18 +2,12 @@
 // requests against OpenAI's schema but answers with one static example;
 // this fake gives each session its own id, remembers it, and can go down
 // and come back on the same port, which the ownership and cancel flows need.
-import { randomBytes } from "node:crypto";
 import { createServer } from "node:http";
+import { chatSessionResource } from "../../scripts/dev-peers.mjs";
 import { closeNow, listen, readBody, sendJson, sleep } from "../support.mjs";
 
 /** As with a real outage, clients need a moment to see their pooled connections drop. */
 const RESTART_PAUSE_MS = 100;
-/** ChatKit's own default session length, used when the request names none. */
-const DEFAULT_EXPIRES_AFTER_SECONDS = 600;
-/** ChatKit's default per-minute request limit, used when the request names none. */
-const DEFAULT_MAX_REQUESTS_PER_MINUTE = 10;
-
-const hex = () => randomBytes(16).toString("hex");
 
 /** OpenAI's error shape (ErrorResponse in the spec). */
 const openAiError = (message, code = null) => ({
@@ -43,29 +37,8 @@ export async function startFakeChatKit({ apiKey }) {
       return sendJson(res, 401, openAiError("Incorrect API key provided", "invalid_api_key"), headers);
     }
     if (req.method === "POST" && req.url === "/v1/chatkit/sessions") {
-      const id = `cksess_${hex()}`;
-      const perMinute = body?.rate_limits?.max_requests_per_1_minute ?? DEFAULT_MAX_REQUESTS_PER_MINUTE;
-      const session = {
-        id,
-        object: "chatkit.session",
-        client_secret: `ek_fake_${hex()}`,
-        expires_at: Math.floor(Date.now() / 1000) + (body?.expires_after?.seconds ?? DEFAULT_EXPIRES_AFTER_SECONDS),
-        status: "active",
-        user: body?.user,
-        workflow: {
-          id: body?.workflow?.id,
-          version: body?.workflow?.version ?? null,
-          state_variables: body?.workflow?.state_variables ?? null,
-          tracing: { enabled: true },
-        },
-        rate_limits: { max_requests_per_1_minute: perMinute },
-        max_requests_per_1_minute: perMinute,
-        chatkit_configuration: {
-          automatic_thread_titling: { enabled: true },
-          file_upload: { enabled: false, max_file_size: null, max_files: null },
-          history: { enabled: true, recent_threads: null },
-        },
-      };
+      const session = chatSessionResource(body, "ek_fake_");
+      const { id } = session;
       sessions.set(id, session);
       return sendJson(res, 200, session, headers);
     }

@@ -1,7 +1,7 @@
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { createApp } from "../../src/app";
 import type { GateDeps } from "../../src/http/context";
-import { BASE, type CallOptions } from "./http";
+import { type CallOptions, requestFor } from "./http";
 
 /**
  * Calls a freshly built app inside workerd with changed settings or
@@ -14,19 +14,8 @@ export async function callWith(
   path: string,
   options: CallOptions = {},
 ): Promise<Response> {
-  const headers: Record<string, string> = { ...options.headers };
-  if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
-  let body: string | undefined;
-  if (options.body !== undefined) {
-    body = typeof options.body === "string" ? options.body : JSON.stringify(options.body);
-    headers["content-type"] ??= "application/json";
-  }
   const ctx = createExecutionContext();
-  const response = await createApp(setup.deps).fetch(
-    new Request(`${BASE}${path}`, { method, headers, body }),
-    { ...env, ...setup.env },
-    ctx,
-  );
+  const response = await createApp(setup.deps).fetch(requestFor(method, path, options), { ...env, ...setup.env }, ctx);
   await waitOnExecutionContext(ctx);
   return response;
 }

@@ -8,8 +8,8 @@ export interface CallOptions {
   headers?: Record<string, string>;
 }
 
-/** Calls the worker through its real entry point (SELF), as a browser or SPA would. */
-export async function call(method: string, path: string, options: CallOptions = {}): Promise<Response> {
+/** The request a client would send: bearer token, JSON body (a string is sent as is). */
+export function requestFor(method: string, path: string, options: CallOptions = {}): Request {
   const headers: Record<string, string> = { ...options.headers };
   if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
   let body: string | undefined;
@@ -17,7 +17,12 @@ export async function call(method: string, path: string, options: CallOptions = 
     body = typeof options.body === "string" ? options.body : JSON.stringify(options.body);
     headers["content-type"] ??= "application/json";
   }
-  return SELF.fetch(`${BASE}${path}`, { method, headers, body });
+  return new Request(`${BASE}${path}`, { method, headers, body });
+}
+
+/** Calls the worker through its real entry point (SELF), as a browser or SPA would. */
+export async function call(method: string, path: string, options: CallOptions = {}): Promise<Response> {
+  return SELF.fetch(requestFor(method, path, options));
 }
 
 /** Asserts nothing: returns the error envelope for the caller to assert on. */
