@@ -9,7 +9,7 @@ import { openApiDocument } from "./http/openapi";
 import { sessionRoutes } from "./sessions/routes";
 import { sweepHandler } from "./sessions/scheduled";
 
-/** OpenAI's own guidance for ChatKit session calls; stays under the contract's 15 s ceiling. */
+/** The contract's ceiling on a ChatKit call: a slower answer becomes 504 upstream_timeout. */
 export const UPSTREAM_TIMEOUT_MS = 15_000;
 
 const defaultDeps: GateDeps = {
@@ -37,12 +37,11 @@ export function createApp(overrides: Partial<GateDeps> = {}) {
     const started = Date.now();
     const requestId = crypto.randomUUID();
     c.set("requestId", requestId);
-    let code: string | undefined;
     try {
       await next();
     } finally {
       c.header("x-request-id", requestId);
-      code = c.error instanceof GateError ? c.error.code : c.res.status >= 500 ? "internal_error" : undefined;
+      const code = c.error instanceof GateError ? c.error.code : c.res.status === 404 ? "not_found" : undefined;
       log(c.res.status >= 500 ? "error" : "info", "request", {
         request_id: requestId,
         method: c.req.method,
@@ -56,7 +55,12 @@ export function createApp(overrides: Partial<GateDeps> = {}) {
     }
   });
   app.use(async (c, next) => {
-    c.set("config", loadConfig(c.env as unknown as Record<string, unknown>));
+    try {
+      c.set("config", loadConfig(c.env as unknown as Record<string, unknown>));
+    } catch (error) {
+      if (error instanceof ConfigError) throw new GateError("config_invalid", error.message);
+      throw error;
+    }
     await next();
   });
   app.use(gateCors);
@@ -73,12 +77,11 @@ export function createApp(overrides: Partial<GateDeps> = {}) {
   app.notFound((c) => c.json(new GateError("not_found", "No such route").toBody(), 404));
   app.onError((error, c) => {
     if (error instanceof GateError) return c.json(error.toBody(), error.status, error.headers);
-    if (error instanceof ConfigError) {
-      return c.json(new GateError("config_invalid", error.message).toBody(), 503);
-    }
     // Only the error's name is logged: messages of unexpected errors are not vetted for secrets.
     log("error", "unhandled", { request_id: c.var.requestId, error: error.name });
-    return c.json(new GateError("internal_error", "Something went wrong; try again").toBody(), 500);
+    const internal = new GateError("internal_error", "Something went wrong; try again");
+    c.error = internal;
+    return c.json(internal.toBody(), internal.status);
   });
   return app;
 }
