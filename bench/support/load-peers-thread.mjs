@@ -1,0 +1,15 @@
+// Worker-thread entry for the load peers: starts them, reports where they
+// listen, answers count requests and closes on demand.
+import { parentPort, workerData } from "node:worker_threads";
+import { startLoadPeers } from "./load-peers.mjs";
+
+const peers = await startLoadPeers(workerData);
+const { issuer, jwksUrl, chatkitBaseUrl, tokens } = peers;
+parentPort.postMessage({ type: "ready", issuer, jwksUrl, chatkitBaseUrl, tokens });
+parentPort.on("message", async (message) => {
+  if (message === "counts") parentPort.postMessage({ type: "counts", counts: { ...peers.counts } });
+  if (message === "close") {
+    await peers.close();
+    parentPort.close();
+  }
+});
