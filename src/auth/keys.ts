@@ -21,6 +21,12 @@ const JWKS_MAX_AGE_SECONDS = 600;
 const MIN_KV_TTL_SECONDS = 60;
 /** Discovery documents and key sets are a few KiB; the cap bounds memory on a hostile answer. */
 const MAX_KEY_DOCUMENT_BYTES = 64 * 1024;
+/**
+ * Isolates that adopt the same persisted key set would all go stale at the
+ * same instant and refetch together; aging each adoption by up to this much
+ * spreads their refreshes (and their KV writes to one key) over a minute.
+ */
+const ADOPTION_JITTER_MS = 60_000;
 /** Discovery documents are small; a timeout keeps a hung IdP from holding requests. */
 const DISCOVERY_TIMEOUT_MS = 5_000;
 
@@ -105,7 +111,10 @@ async function createResolver(id: string, provider: AuthProvider, persistence: K
     typeof stored.uat === "number" &&
     typeof stored.jwks === "object";
   const url = provider.jwksUrl?.href ?? (valid ? stored.url : await discoverJwksUri(provider.issuer));
-  const cache: JWKSCacheInput = valid && stored.url === url ? { uat: stored.uat, jwks: stored.jwks } : {};
+  const adopted = valid && stored.url === url;
+  const cache: JWKSCacheInput = adopted
+    ? { uat: stored.uat - Math.floor(Math.random() * ADOPTION_JITTER_MS), jwks: stored.jwks }
+    : {};
   const headers: { maxAge?: number } = {};
   const remote = createRemoteJWKSet(new URL(url), {
     timeoutDuration: JWKS_TIMEOUT_MS,
@@ -122,7 +131,7 @@ async function createResolver(id: string, provider: AuthProvider, persistence: K
     url,
     remote,
     cache,
-    saved: valid ? stored.uat : undefined,
+    saved: adopted ? cache.uat : undefined,
     get maxAge() {
       return headers.maxAge;
     },

@@ -85,6 +85,8 @@ describe("Should share fetched keys with cold isolates through KV", () => {
     expect(response.status).toBe(200);
     expect(fetchedBefore).toBe(2);
     expect(peers.idpCalls(issuer("persisted"))).toHaveLength(2);
+    // Adopting a key set (with its jittered age) writes nothing back to KV.
+    expect((await kvEntries("jwks:"))[0]?.value).toEqual(stored?.value);
 
     // Control: without the persisted copy, another fresh isolate must fetch, proving the reset was real.
     await clearKv("jwks:");
