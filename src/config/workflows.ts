@@ -8,6 +8,13 @@ const STATE_VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/;
 const WORKFLOW_ALIAS = /^[A-Za-z0-9_-]{1,64}$/;
 /** Workflow ids and versions are opaque, but never contain spaces or controls. */
 const OPAQUE_ID = /^[\x21-\x7e]{1,256}$/;
+/**
+ * Names JavaScript gives meaning to on every object: `obj.__proto__ = x` swaps the prototype, and
+ * `constructor`/`prototype` lead to functions. The gate looks names up as own properties only, but a
+ * name like these is never a real variable or alias, so it is refused before anything can trip on it.
+ */
+const RESERVED_NAMES: ReadonlySet<string> = new Set(["__proto__", "constructor", "prototype"]);
+const RESERVED_HINT = "__proto__, constructor or prototype";
 
 export interface Workflow {
   id: string;
@@ -36,6 +43,9 @@ export function readWorkflows(read: SettingsReader): WorkflowConfig | undefined 
       `must list at most ${MAX_STATE_VARIABLES} names of letters, digits, _ . - (up to 64 characters, not starting with a digit)`,
     );
   }
+  const reserved = clientNames.findIndex((name) => RESERVED_NAMES.has(name));
+  if (reserved !== -1)
+    read.problem("CHATKIT_CLIENT_STATE_VARIABLES", `name #${reserved + 1} must not be ${RESERVED_HINT}`);
   const stateFromClaims = readStateFromClaims(read);
   if (clientNames.some((name) => stateFromClaims.has(name))) {
     read.problem(
@@ -76,18 +86,23 @@ function readWorkflowAliases(read: SettingsReader): Map<string, Workflow> {
       read.problem("CHATKIT_WORKFLOWS", `alias #${index + 1} must be 1 to 64 letters, digits, _ or -`);
       continue;
     }
+    if (RESERVED_NAMES.has(alias)) {
+      read.problem("CHATKIT_WORKFLOWS", `alias #${index + 1} must not be ${RESERVED_HINT}`);
+      continue;
+    }
+    const id = isPlainObject(entry) ? ownField(entry, "id") : undefined;
+    const version = isPlainObject(entry) ? ownField(entry, "version") : undefined;
     const valid =
       isPlainObject(entry) &&
-      typeof entry.id === "string" &&
-      OPAQUE_ID.test(entry.id) &&
-      (entry.version === undefined || (typeof entry.version === "string" && OPAQUE_ID.test(entry.version))) &&
+      typeof id === "string" &&
+      OPAQUE_ID.test(id) &&
+      (version === undefined || (typeof version === "string" && OPAQUE_ID.test(version))) &&
       Object.keys(entry).every((k) => k === "id" || k === "version");
     if (!valid) {
       read.problem("CHATKIT_WORKFLOWS", `alias #${index + 1} must be {"id": "wf_...", "version"?: "..."}`);
       continue;
     }
-    const { id, version } = entry as { id: string; version?: string };
-    aliases.set(alias, version === undefined ? { id } : { id, version });
+    aliases.set(alias, version === undefined ? { id } : { id, version: version as string });
   }
   return aliases;
 }
@@ -106,7 +121,16 @@ function readStateFromClaims(read: SettingsReader): Map<string, readonly string[
       read.problem("CHATKIT_STATE_FROM_CLAIMS", `entry #${index + 1} must map a variable name to a claim dot path`);
       continue;
     }
+    if (RESERVED_NAMES.has(name)) {
+      read.problem("CHATKIT_STATE_FROM_CLAIMS", `entry #${index + 1} must not name ${RESERVED_HINT}`);
+      continue;
+    }
     mapping.set(name, segments);
   }
   return mapping;
+}
+
+/** A field of a configured object, read as an own property only. */
+function ownField(object: Record<string, unknown>, name: string): unknown {
+  return Object.hasOwn(object, name) ? object[name] : undefined;
 }

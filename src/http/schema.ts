@@ -2,6 +2,10 @@
  * The subset of JSON Schema that chatkit-gate's own API needs. The same
  * schema objects validate request bodies and are published in
  * `/openapi.json`, so the documentation cannot drift from the checks.
+ *
+ * Names in a body are data, so every lookup by a name reads own properties
+ * only: a body field called `toString` or `__proto__` is an unknown field,
+ * never a member inherited from `Object.prototype`.
  */
 export type JsonType = "object" | "string" | "number" | "integer" | "boolean" | "array" | "null";
 
@@ -25,17 +29,21 @@ const ECHO_LIMIT = 64;
 
 const echo = (name: string) => JSON.stringify(name.length > ECHO_LIMIT ? `${name.slice(0, ECHO_LIMIT)}…` : name);
 
-function typeOf(value: unknown): JsonType {
+/** The JSON type of a parsed value; undefined for what JSON cannot carry, such as `1e999` parsed as Infinity. */
+function typeOf(value: unknown): JsonType | undefined {
   if (value === null) return "null";
   if (Array.isArray(value)) return "array";
-  if (typeof value === "number") return Number.isInteger(value) ? "integer" : "number";
-  return typeof value as JsonType;
+  if (typeof value === "number") {
+    if (!Number.isFinite(value)) return undefined;
+    return Number.isInteger(value) ? "integer" : "number";
+  }
+  const type = typeof value;
+  return type === "string" || type === "boolean" || type === "object" ? type : undefined;
 }
 
-function matchesType(value: unknown, type: JsonType | JsonType[]): boolean {
-  const actual = typeOf(value);
+function matchesType(actual: JsonType | undefined, type: JsonType | JsonType[]): boolean {
   const allowed = Array.isArray(type) ? type : [type];
-  return allowed.includes(actual) || (actual === "integer" && allowed.includes("number"));
+  return actual !== undefined && (allowed.includes(actual) || (actual === "integer" && allowed.includes("number")));
 }
 
 function describeType(type: JsonType | JsonType[]): string {
@@ -45,12 +53,21 @@ function describeType(type: JsonType | JsonType[]): string {
     : `a ${names.join(" or ")}`;
 }
 
+/** The schema for the field `name`: its own entry in `properties`, else `additionalProperties`. */
+function fieldSchema(schema: Schema, name: string): Schema | boolean | undefined {
+  const { properties } = schema;
+  return properties !== undefined && Object.hasOwn(properties, name) ? properties[name] : schema.additionalProperties;
+}
+
 /**
  * The first way `value` breaks `schema`, as a sentence for the caller
  * naming where (`body.state_variables.plan`), or undefined when it is valid.
  */
 export function firstProblem(value: unknown, schema: Schema, path = "body"): string | undefined {
-  if (schema.type !== undefined && !matchesType(value, schema.type))
+  const actual = typeOf(value);
+  // A number JSON.parse could not represent (1e999) would be sent on as null: no schema accepts it.
+  if (typeof value === "number" && actual === undefined) return `${path} must be a finite number`;
+  if (schema.type !== undefined && !matchesType(actual, schema.type))
     return `${path} must be ${describeType(schema.type)}`;
   if (schema.enum !== undefined && !schema.enum.includes(value)) {
     return `${path} must be one of ${schema.enum.map((v) => JSON.stringify(v)).join(", ") || "(none configured)"}`;
@@ -61,13 +78,19 @@ export function firstProblem(value: unknown, schema: Schema, path = "body"): str
   if (typeof value === "number" && schema.minimum !== undefined && value < schema.minimum) {
     return `${path} must be at least ${schema.minimum}`;
   }
-  if (typeOf(value) !== "object") return undefined;
+  if (actual === "array" && schema.items !== undefined) {
+    for (const [index, item] of (value as unknown[]).entries()) {
+      const problem = firstProblem(item, schema.items, `${path}[${index}]`);
+      if (problem) return problem;
+    }
+  }
+  if (actual !== "object") return undefined;
   const object = value as Record<string, unknown>;
   for (const name of schema.required ?? []) {
     if (!Object.hasOwn(object, name)) return `${path}.${name} is required`;
   }
   for (const [name, child] of Object.entries(object)) {
-    const childSchema = schema.properties?.[name] ?? schema.additionalProperties;
+    const childSchema = fieldSchema(schema, name);
     if (childSchema === false || childSchema === undefined) {
       const allowed = Object.keys(schema.properties ?? {});
       return `${path} has an unknown field ${echo(name)}; allowed: ${allowed.join(", ") || "none"}`;

@@ -34,7 +34,7 @@ export function parseCreateRequest(body: unknown, config: Config, claims: JWTPay
  * without, say, its tenant.
  */
 function stateFromClaims(claims: JWTPayload, config: Config): Record<string, StateValue> {
-  const state: Record<string, StateValue> = {};
+  const state: Array<[string, StateValue]> = [];
   for (const [name, path] of config.stateFromClaims) {
     const value = claimAt(claims, path);
     const usable =
@@ -42,9 +42,10 @@ function stateFromClaims(claims: JWTPayload, config: Config): Record<string, Sta
       typeof value === "boolean" ||
       (typeof value === "number" && Number.isFinite(value));
     if (!usable) throw authError("claims");
-    state[name] = value as StateValue;
+    state.push([name, value as StateValue]);
   }
-  return state;
+  // fromEntries defines own properties: no name can reach a setter inherited from Object.prototype.
+  return Object.fromEntries(state);
 }
 
 /** Schemas by configuration, built once per isolate like the configuration itself. */

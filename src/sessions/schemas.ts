@@ -3,17 +3,18 @@ import { ERROR_STATUS } from "../http/errors";
 import type { Schema } from "../http/schema";
 
 /** Longest client-set state value; the body limit (16 KiB) bounds the whole anyway. */
-const MAX_STATE_VALUE_LENGTH = 4096;
+export const MAX_STATE_VALUE_LENGTH = 4096;
+
+/** A state value: a string within its cap, a (finite, see firstProblem) number or a boolean; nothing nested. */
+const STATE_VALUE: Schema = { type: ["string", "number", "boolean"], maxLength: MAX_STATE_VALUE_LENGTH };
 
 /**
  * The create body a client may send with this configuration: a workflow by
  * configured alias only, and only the state variables the operator allowed.
  */
 export function createRequestSchema(config: Config): Schema {
-  const stateVariables: Record<string, Schema> = {};
-  for (const name of config.clientStateVariables) {
-    stateVariables[name] = { type: ["string", "number", "boolean"], maxLength: MAX_STATE_VALUE_LENGTH };
-  }
+  // fromEntries defines own properties, so even a name like `__proto__` could never become the map's prototype.
+  const stateVariables = Object.fromEntries([...config.clientStateVariables].map((name) => [name, STATE_VALUE]));
   return {
     type: "object",
     additionalProperties: false,

@@ -1,6 +1,8 @@
 import { SELF } from "cloudflare:test";
 import fc from "fast-check";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { MAX_STATE_VALUE_LENGTH } from "../../src/sessions/schemas";
+import { TEST_ENV } from "../support/env";
 import { BASE } from "../support/http";
 import { mintToken, Peers } from "../support/peers";
 
@@ -121,6 +123,59 @@ describe("Should never fail with a 5xx or an uncaught exception", () => {
           if (headers.has("content-length")) headers.delete("content-length");
           const response = await SELF.fetch(`${BASE}/v1/chatkit/sessions`, { method: "POST", headers, body: "{}" });
           await expectHandled(response);
+        },
+      ),
+      { numRuns: RUNS },
+    );
+  });
+});
+
+describe("Should accept a state variable only by its own allowed name and a usable value", () => {
+  it("accepts exactly the allowed names with usable values, and sends exactly those to ChatKit", async () => {
+    const allowed = TEST_ENV.CHATKIT_CLIENT_STATE_VARIABLES.split(",");
+    // Names a client may try: the allowed ones, every Object.prototype member and a few others.
+    const name = fc.constantFrom(...allowed, ...Object.getOwnPropertyNames(Object.prototype), "prototype", "plan", "");
+    // Values as JSON text, so 1e999 reaches JSON.parse the way a client would send it.
+    const value = fc.oneof(
+      json.map((v) => JSON.stringify(v)),
+      fc.constantFrom("1e999", "-1e999", "1.7976931348623157e308"),
+      fc
+        .integer({ min: MAX_STATE_VALUE_LENGTH - 2, max: MAX_STATE_VALUE_LENGTH + 2 })
+        .map((n) => JSON.stringify("x".repeat(n))),
+    );
+    const usable = (v: unknown) =>
+      (typeof v === "string" && v.length <= MAX_STATE_VALUE_LENGTH) ||
+      typeof v === "boolean" ||
+      (typeof v === "number" && Number.isFinite(v));
+    await fc.assert(
+      fc.asyncProperty(
+        fc.uniqueArray(fc.tuple(name, value), { selector: ([n]) => n, maxLength: 4 }),
+        async (entries) => {
+          peers.calls.length = 0;
+          const body = `{"state_variables":{${entries.map(([n, v]) => `${JSON.stringify(n)}:${v}`).join(",")}}}`;
+          const sent = entries.map(([n, v]): [string, unknown] => [n, JSON.parse(v)]);
+          const valid = sent.every(([n, v]) => allowed.includes(n) && usable(v));
+
+          const response = await SELF.fetch(`${BASE}/v1/chatkit/sessions`, {
+            method: "POST",
+            headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+            body,
+          });
+
+          if (valid) {
+            expect(response.status).toBe(201);
+            await response.arrayBuffer();
+            const [call, ...others] = peers.upstreamCalls();
+            expect(call).toBeDefined();
+            expect(others).toEqual([]);
+            const state = (call?.body as { workflow?: { state_variables?: unknown } } | undefined)?.workflow
+              ?.state_variables;
+            expect(state).toEqual(sent.length > 0 ? Object.fromEntries(sent) : undefined);
+          } else {
+            expect(response.status).toBe(400);
+            expect(((await response.json()) as { error: { code: string } }).error.code).toBe("invalid_request");
+            expect(peers.upstreamCalls()).toEqual([]);
+          }
         },
       ),
       { numRuns: RUNS },
