@@ -51,8 +51,9 @@ export function startGroup(script, args, { cwd, env }) {
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";
+  // Everything, for checks on what was printed (a run's output is a few kilobytes); `output()` is its tail.
   const keep = (chunk) => {
-    output = (output + chunk).slice(-OUTPUT_TAIL_CHARS);
+    output += chunk;
   };
   child.stdout.on("data", keep);
   child.stderr.on("data", keep);
@@ -74,7 +75,7 @@ export function startGroup(script, args, { cwd, env }) {
     while (groupAlive(child.pid) && Date.now() < deadline) await sleep(POLL_MS);
     killNow();
   };
-  return { child, output: () => output, stop, killNow };
+  return { child, output: () => output.slice(-OUTPUT_TAIL_CHARS), everything: () => output, stop, killNow };
 }
 
 /** Waits until every URL answers 200, or throws when `child` exits or time runs out. */
@@ -94,4 +95,25 @@ export async function waitFor200(urls, { child, timeoutMs }) {
     }
     if (pending.size > 0) await sleep(POLL_MS);
   }
+}
+
+/**
+ * Runs `node <script> ...args` in its own process group until it exits, or
+ * kills the group after `timeoutMs`; resolves with its exit code (null when
+ * killed) and everything it printed.
+ */
+export async function runToExit(script, args, { cwd, env, timeoutMs }) {
+  const group = startGroup(script, args, { cwd, env });
+  const exited = new Promise((resolve) => group.child.once("exit", (code) => resolve(code)));
+  const code = await Promise.race([exited, sleep(timeoutMs).then(() => "timeout")]);
+  await group.stop();
+  return { code: code === "timeout" ? null : code, output: group.everything() };
+}
+
+/** Resolves once `server` listens on 127.0.0.1:`port` (0 picks one), with the port. */
+export function listenOn(server, port = 0) {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, "127.0.0.1", () => resolve(server.address().port));
+  });
 }

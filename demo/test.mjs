@@ -1,17 +1,27 @@
-// `npm run test:demo`: starts the demo exactly as `npm run dev` does, on free
-// ports and with fresh local state, and walks the demo page through headless
-// Chromium the way a person would. Saves a screenshot on the way: to
-// test-results/demo.png, or to the committed docs/demo.png with UPDATE_SCREENSHOT=1.
+// `npm run test:demo`: the demo as `npm run dev` starts it. First what needs
+// no browser: a taken port stops `npm run dev` before any banner, naming the
+// variable to change; `--port` moves the worker; `.dev.vars` keys the worker
+// does not read are named; demo mode takes no setting from the shell. Then
+// the demo page, walked through headless Chromium the way a person would,
+// saving a screenshot on the way: to test-results/demo.png, or to the
+// committed docs/demo.png with UPDATE_SCREENSHOT=1. Without Chromium the walk
+// is skipped with a message, and fails under CI=true (scripts/chromium.mjs).
+import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { CHROMIUM_PATH, chromiumAvailable, launchChromium } from "../scripts/chromium.mjs";
-import { freePorts, startGroup, waitFor200 } from "./harness.mjs";
+import { CHROMIUM_MISSING, chromiumOrSkip, launchChromium } from "../scripts/chromium.mjs";
+import { PORTS, resolvePorts, takePortArg } from "../scripts/dev-ports.mjs";
+import { settingNames, unknownKeyWarnings, withoutSettings } from "../scripts/dev-settings.mjs";
+import { freePorts, listenOn, runToExit, startGroup, waitFor200 } from "./harness.mjs";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 /** A cold `wrangler dev` builds the worker and boots workerd; a slow CI box needs a while. */
 const READY_TIMEOUT_MS = 60_000;
+/** `npm run dev` refusing its ports starts nothing; anything near this long means it started something. */
+const REFUSAL_TIMEOUT_MS = 20_000;
 /** Each step is a few local requests; anything slower is a failure worth seeing. */
 const STEP_TIMEOUT_MS = 10_000;
 /** The committed screenshot's size: readable in a README, small as a PNG. */
@@ -23,17 +33,27 @@ const FAILURE_SCREENSHOT = join(ROOT, "test-results", "demo-failure.png");
 const MASKED_SECRET = /^ek_…[A-Za-z0-9]{4}$/;
 /** The stand-in's full secret: it must never be in the page. */
 const FULL_SECRET = /ek_demo_[0-9a-f]{8,}/;
+/** The first line of demo mode's banner. */
+const BANNER = "LOCAL DEMO MODE";
 
 const started = Date.now();
 const results = [];
+/** Within a section, a failed step leaves the rest of it unrun: they would only fail in its wake. */
+let sectionFailed = false;
+
+function section(title) {
+  console.log(`\n${title}`);
+  sectionFailed = false;
+}
 
 async function step(name, body) {
-  if (results.some((result) => !result.ok)) return results.push({ name, ok: false, skipped: true });
+  if (sectionFailed) return results.push({ name, ok: false, skipped: true });
   try {
     await body();
     results.push({ name, ok: true });
     console.log(`  ✓ ${name}`);
   } catch (error) {
+    sectionFailed = true;
     results.push({ name, ok: false });
     console.log(
       `  ✗ ${name}\n      ${String(error.message ?? error)
@@ -144,16 +164,162 @@ async function walkThrough(page, urls) {
   });
 }
 
-async function main() {
-  if (!chromiumAvailable()) {
-    console.error(`Chromium is missing at ${CHROMIUM_PATH}: apt-get install -y chromium`);
-    return false;
+/** What every `npm run dev` here runs with: demo mode on loopback, no metrics, none of this shell's settings. */
+function devEnv(ports, extra = {}) {
+  const { env } = withoutSettings(process.env, settingNames());
+  for (const { variable } of PORTS) delete env[variable];
+  return {
+    ...env,
+    ...Object.fromEntries(Object.entries(ports).map(([variable, port]) => [variable, String(port)])),
+    CHATKIT_GATE_DEMO: "1",
+    CLOUDFLARE_CF_FETCH_ENABLED: "false",
+    WRANGLER_SEND_METRICS: "false",
+    ...extra,
+  };
+}
+
+/** Runs `npm run dev`'s script with one port taken by another listener; resolves with what it did. */
+async function withTakenPort(variable, useArg) {
+  const free = await freePorts(PORTS.length);
+  const ports = Object.fromEntries(PORTS.map((entry, i) => [entry.variable, free[i]]));
+  const blocker = createServer();
+  const taken = await listenOn(blocker);
+  try {
+    const args = useArg ? ["--port", String(taken)] : [];
+    if (!useArg) ports[variable] = taken;
+    const run = await runToExit("scripts/dev.mjs", args, {
+      cwd: ROOT,
+      env: devEnv(ports),
+      timeoutMs: REFUSAL_TIMEOUT_MS,
+    });
+    return { ...run, taken };
+  } finally {
+    await new Promise((resolve) => blocker.close(resolve));
   }
-  const [worker, issuer, chatkit, demo, inspector, closed] = await freePorts(6);
+}
+
+async function devScriptChecks() {
+  section("npm run dev: ports and settings (no browser needed)");
+  await step("a taken port stops npm run dev before any banner, naming the variable that moves it", async () => {
+    const cases = [...PORTS.map(({ variable }) => [variable, false]), ["--port", true]];
+    for (const [knob, useArg] of cases) {
+      const run = await withTakenPort(knob === "--port" ? "PORT" : knob, useArg);
+      const said = `npm run dev said:\n${run.output}`;
+      expect(run.code === 1, `${knob} taken: exit code ${run.code}, expected 1\n${said}`);
+      expect(
+        run.output.includes(`port ${run.taken} (${knob})`),
+        `${knob} taken: the port and ${knob} not named\n${said}`,
+      );
+      expect(!run.output.includes(BANNER), `${knob} taken: the demo banner was printed first\n${said}`);
+    }
+  });
+
+  await step("`--port N` and `--port=N` set the worker port, over PORT; a second --port is refused", () => {
+    for (const args of [["--port", "9787"], ["--port=9787"]]) {
+      const { port, rest } = takePortArg([...args, "--ip", "127.0.0.1"]);
+      expect(port === 9787 && JSON.stringify(rest) === '["--ip","127.0.0.1"]', `${args.join(" ")}: ${port} ${rest}`);
+      const worker = resolvePorts({ PORT: "9000" }, port).find((entry) => entry.variable === "PORT");
+      expect(worker.port === 9787 && worker.source === "--port", `${args.join(" ")} lost to PORT`);
+    }
+    let refused = "";
+    try {
+      takePortArg(["--port", "1", "--port=2"]);
+    } catch (error) {
+      refused = error.message;
+    }
+    expect(refused === "pass --port once", `two --port: "${refused}"`);
+  });
+
+  await step(".dev.vars keys the worker does not read are named, never with their values", () => {
+    const names = settingNames();
+    const text = "OPENAI_API_KEY=sk-value-1\nAUTH_ISUER=value-2\nexport MY_TOKEN='value-3'\n# NOT_A_KEY=x\n";
+    const warnings = unknownKeyWarnings(text, names);
+    expect(warnings.length === 2, `warnings: ${JSON.stringify(warnings)}`);
+    expect(warnings[0].includes("AUTH_ISUER") && warnings[0].includes("did you mean AUTH_ISSUER?"), warnings[0]);
+    expect(warnings[1].includes("MY_TOKEN"), warnings[1]);
+    expect(!warnings.join("\n").includes("value-"), "a value is in a warning");
+  });
+
+  await step("demo mode removes every name in src/config/settings.json from wrangler's environment", () => {
+    const names = settingNames();
+    const shell = { PATH: "/bin", ...Object.fromEntries(names.map((name) => [name, "from the shell"])) };
+    const { env, removed } = withoutSettings(shell, names);
+    expect(JSON.stringify(Object.keys(env)) === '["PATH"]', `left: ${Object.keys(env)}`);
+    expect(removed.length === names.length, `removed ${removed.length} of ${names.length}`);
+  });
+}
+
+/** A server standing where the shell's OPENAI_BASE_URL points: nothing may reach it. */
+async function startRecorder() {
+  const calls = [];
+  const server = createServer((req, res) => {
+    calls.push({ method: req.method, path: req.url, authorization: req.headers.authorization });
+    res.writeHead(401, { "content-type": "application/json" });
+    res.end(JSON.stringify({ error: { message: "recorder", type: "invalid_request_error", code: "invalid_api_key" } }));
+  });
+  const port = await listenOn(server);
+  return { url: `http://127.0.0.1:${port}`, calls, close: () => new Promise((resolve) => server.close(resolve)) };
+}
+
+async function shellChecks(urls, dev, shell, recorder) {
+  section("npm run dev -- --port N, with settings exported in the shell");
+  await step("the worker listens on the port --port gave, and the banner says so", () => {
+    expect(dev.everything().includes(`${urls.worker}/v1/chatkit/sessions`), `banner lacks ${urls.worker}`);
+  });
+
+  await step(
+    "demo mode ignores the shell's settings: the stand-in gets the demo key, the shell's URL nothing",
+    async () => {
+      const { token } = await (await fetch(`${urls.issuer}/token?sub=carol`)).json();
+      const response = await fetch(`${urls.worker}/v1/chatkit/sessions`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}` },
+      });
+      const body = await response.json();
+      const leaked = recorder.calls.map((call) => `${call.method} ${call.path} authorization: ${call.authorization}`);
+      expect(leaked.length === 0, `the shell's OPENAI_BASE_URL received:\n${leaked.join("\n")}`);
+      // The stand-in answers 401 unless it gets exactly the demo key, and mints ek_demo_ secrets.
+      expect(response.status === 201, `create: ${response.status} ${JSON.stringify(body)}`);
+      expect(body.client_secret.startsWith("ek_demo_"), "the session did not come from the demo stand-in");
+      const banner = dev.everything().slice(dev.everything().indexOf(BANNER));
+      const ignored = /Ignored from your shell.*\n.*│ {3}(.+)\n/.exec(banner)?.[1].split(", ") ?? [];
+      expect(
+        JSON.stringify(ignored.sort()) === JSON.stringify(Object.keys(shell).sort()),
+        `the banner names as ignored: ${ignored.join(", ") || "nothing"}`,
+      );
+      expect(!dev.everything().includes(shell.OPENAI_API_KEY), "the shell's key is in the output");
+    },
+  );
+}
+
+async function main() {
+  await devScriptChecks();
+
+  let withBrowser;
+  try {
+    withBrowser = chromiumOrSkip();
+  } catch (error) {
+    console.log(`\n✗ ${error.message}`);
+    results.push({ name: "Chromium for the demo page", ok: false });
+    withBrowser = false;
+  }
+
+  const [worker, shadow, issuer, chatkit, demo, inspector, closed] = await freePorts(7);
   const state = mkdtempSync(join(tmpdir(), "chatkit-gate-demo-test-"));
+  const recorder = await startRecorder();
+  // What a developer may have exported: all of it must stay out of demo mode.
+  const shell = {
+    OPENAI_API_KEY: `sk-shell-${randomBytes(12).toString("hex")}`,
+    OPENAI_BASE_URL: `${recorder.url}/v1`,
+    CHATKIT_WORKFLOW_ID: "wf_from_the_shell",
+    AUTH_USER_PREFIX: "shell|",
+  };
   const dev = startGroup(
     "scripts/dev.mjs",
     [
+      // wrangler's own hint when its port is taken; PORT (another free port) must lose to it.
+      "--port",
+      String(worker),
       "--persist-to",
       join(state, "persist"),
       "--inspector-port",
@@ -162,16 +328,11 @@ async function main() {
     ],
     {
       cwd: ROOT,
-      env: {
-        ...process.env,
-        PORT: String(worker),
-        ISSUER_PORT: String(issuer),
-        CHATKIT_PORT: String(chatkit),
-        DEMO_PORT: String(demo),
-        CHATKIT_GATE_DEMO: "1",
-        CLOUDFLARE_CF_FETCH_ENABLED: "false",
-        WRANGLER_SEND_METRICS: "false",
-      },
+      env: devEnv(
+        { PORT: shadow, ISSUER_PORT: issuer, CHATKIT_PORT: chatkit, DEMO_PORT: demo },
+        // wrangler's documented knob for reading settings from the shell (and what a [secrets] block implies).
+        { ...shell, CLOUDFLARE_INCLUDE_PROCESS_ENV: "true" },
+      ),
     },
   );
   let browser;
@@ -179,6 +340,7 @@ async function main() {
   const cleanUp = async () => {
     await browser?.close().catch(() => {});
     await dev.stop();
+    await recorder.close();
     rmSync(state, { recursive: true, force: true });
   };
   // Last resort: whatever happens, the dev group does not outlive this process.
@@ -201,7 +363,17 @@ async function main() {
       child: dev.child,
       timeoutMs: READY_TIMEOUT_MS,
     });
-    console.log(`demo up in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    console.log(`\ndemo up in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    await shellChecks(urls, dev, shell, recorder);
+
+    section("the demo page in headless Chromium");
+    if (!withBrowser) {
+      if (!results.some((result) => result.name === "Chromium for the demo page")) {
+        console.log(`  - SKIPPED: ${CHROMIUM_MISSING}; under CI=true this fails`);
+        results.push({ name: "the demo page in Chromium", ok: true, skipped: true, missing: true });
+      }
+      return;
+    }
     // Signals are handled above, so the browser is closed in order rather than by playwright's own handlers.
     browser = await launchChromium({
       handleSIGINT: false,
@@ -216,7 +388,7 @@ async function main() {
     await step("the page raised no uncaught errors", async () => {
       expect(pageErrors.length === 0, pageErrors.join("\n"));
     });
-    if (results.some((result) => !result.ok)) {
+    if (sectionFailed) {
       mkdirSync(join(ROOT, "test-results"), { recursive: true });
       await page.screenshot({ path: FAILURE_SCREENSHOT }).catch(() => {});
       console.log(`  page at the failure: ${FAILURE_SCREENSHOT}`);
@@ -227,15 +399,16 @@ async function main() {
   } finally {
     await cleanUp();
   }
-  return results.every((result) => result.ok);
 }
 
-const ok = await main();
-const passed = results.filter((result) => result.ok).length;
-const skipped = results.filter((result) => result.skipped).length;
-const failed = results.length - passed - skipped;
+await main();
+const failed = results.filter((result) => !result.ok && !result.skipped).length;
+const notRun = results.filter((result) => !result.ok && result.skipped).length;
+const missing = results.filter((result) => result.missing).length;
+const passed = results.filter((result) => result.ok && !result.skipped).length;
 const runtime = ((Date.now() - started) / 1000).toFixed(1);
 console.log(
-  `\n${passed} passed, ${failed} failed${skipped ? ` (${skipped} not run after a failure)` : ""} in ${runtime} s`,
+  `\n${passed} passed, ${failed} failed${notRun ? ` (${notRun} not run after a failure)` : ""}` +
+    `${missing ? "; the browser walk-through SKIPPED: no Chromium" : ""} in ${runtime} s`,
 );
-process.exit(ok ? 0 : 1);
+process.exit(failed > 0 || notRun > 0 ? 1 : 0);

@@ -82,6 +82,8 @@ process.on("exit", () => {
 });
 
 async function startPeers() {
+  // First, before any peer starts: under CI=true a missing chromium fails the run instead of skipping.
+  const withBrowser = browserAvailable();
   const spa = await startSpaOrigins({ register });
   const oidc = await startOidc({
     redirectUris: [`${spa.allowedOrigin}/callback`, `${spa.blockedOrigin}/callback`],
@@ -121,7 +123,7 @@ async function startPeers() {
   const [worker, prismSide, browser] = await Promise.all([
     startWorker({ name: "fake", vars: vars(fake.baseUrl), testScheduled: true, ...common }),
     spec ? startPrismSide() : undefined,
-    browserAvailable() ? startBrowser({ register }) : undefined,
+    withBrowser ? startBrowser({ register }) : undefined,
   ]);
   const metadata = await (await fetch(`${oidc.issuer}/.well-known/openid-configuration`)).json();
   spa.configure({

@@ -25,6 +25,24 @@ export const CHROMIUM_ARGS = [
 
 export const chromiumAvailable = () => existsSync(CHROMIUM_PATH);
 
+/** How to get the browser, for every message about its absence. */
+export const CHROMIUM_MISSING = `no Chromium at ${CHROMIUM_PATH} (apt-get install -y chromium)`;
+
+/** Under CI (`CI=true`, as .ci/run and GitHub Actions set it) the browser tests must run, never skip. */
+export const browserRequired = () => /^(1|true)$/i.test(process.env.CI ?? "");
+
+/**
+ * The one rule for both browser test runs (`npm run test:demo`, `npm run
+ * test:e2e`): true when Chromium is there; when it is missing, throws under
+ * CI (which installs it, so a missing browser is a broken run) and returns
+ * false elsewhere, so the caller skips its browser part and says so.
+ */
+export function chromiumOrSkip() {
+  if (chromiumAvailable()) return true;
+  if (browserRequired()) throw new Error(`${CHROMIUM_MISSING}, and CI=true requires the browser tests to run`);
+  return false;
+}
+
 /** Launches Chromium headless with {@link CHROMIUM_ARGS}. */
 export function launchChromium(options = {}) {
   return chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_ARGS, ...options });

@@ -1,5 +1,6 @@
 import { Hono } from "hono/tiny";
 import { requireUser } from "./auth/middleware";
+import { readinessCheck } from "./auth/readiness";
 import { ConfigError, loadConfig } from "./config/config";
 import type { GateDeps, GateEnv } from "./http/context";
 import { gateCors } from "./http/cors";
@@ -11,6 +12,13 @@ import { sweepHandler } from "./sessions/scheduled";
 
 /** The contract's ceiling on a ChatKit call: a slower answer becomes 504 upstream_timeout. */
 export const UPSTREAM_TIMEOUT_MS = 15_000;
+
+/**
+ * Configuration failures already logged. {@link loadConfig} keeps one
+ * ConfigError per environment, so each isolate logs the cause once, not on
+ * every request it answers 503.
+ */
+const loggedConfigErrors = new WeakSet<ConfigError>();
 
 const defaultDeps: GateDeps = {
   now: () => Math.floor(Date.now() / 1000),
@@ -58,7 +66,14 @@ export function createApp(overrides: Partial<GateDeps> = {}) {
     try {
       c.set("config", loadConfig(c.env as unknown as Record<string, unknown>));
     } catch (error) {
-      if (error instanceof ConfigError) throw new GateError("config_invalid", error.message);
+      if (error instanceof ConfigError) {
+        if (!loggedConfigErrors.has(error)) {
+          loggedConfigErrors.add(error);
+          // Problems name settings and what they must be, never a value (ConfigError's contract).
+          log("error", "config_invalid", { problems: error.problems });
+        }
+        throw new GateError("config_invalid", error.message);
+      }
       throw error;
     }
     await next();
@@ -69,6 +84,7 @@ export function createApp(overrides: Partial<GateDeps> = {}) {
     c.header("cache-control", "no-store");
   });
 
+  app.get("/healthz", readinessCheck);
   app.get("/healthz", (c) => c.json({ status: "ok" }));
   app.get("/openapi.json", (c) => c.json(openApiDocument(c.var.config)));
   app.use("/v1/*", requireUser(deps));

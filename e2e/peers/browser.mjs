@@ -2,14 +2,15 @@
 // Each page gets its own browser context (fresh cookies and storage), so
 // one user's provider session never leaks into another's sign-in.
 import { join } from "node:path";
-import { CHROMIUM_PATH, chromiumAvailable, launchChromium } from "../../scripts/chromium.mjs";
+import { CHROMIUM_PATH, chromiumOrSkip, launchChromium } from "../../scripts/chromium.mjs";
 
 export { CHROMIUM_PATH };
 
 /** Sign-in (three redirects), the token exchange and the worker call take well under this. */
 const PAGE_TIMEOUT_MS = 30_000;
 
-export const browserAvailable = chromiumAvailable;
+/** False (the browser flows are skipped) when Chromium is missing; throws instead under CI=true. */
+export const browserAvailable = chromiumOrSkip;
 
 export async function startBrowser({ register }) {
   // Signals are run.mjs's to handle; playwright-core still kills the browser if this process exits.
