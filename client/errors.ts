@@ -5,6 +5,7 @@
 export const GATE_ERROR_CODES = [
   "invalid_request",
   "invalid_token",
+  "forbidden",
   "session_not_found",
   "not_found",
   "payload_too_large",

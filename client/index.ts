@@ -5,16 +5,30 @@
  *
  * ```ts
  * const gate = createChatKitGate({ baseUrl: "https://gate.example.com", getToken: () => auth.getAccessToken() });
+ * // hosted mode (OpenAI-hosted sessions):
  * const { control } = useChatKit({ api: { getClientSecret: gate.getClientSecret } });
+ * // self-hosted mode (the gate in front of your own ChatKit server):
+ * const { control } = useChatKit({ api: gate.chatKitApi({ domainKey: "domain_pk_..." }) });
  * // at logout, before signing out of the identity provider:
  * await gate.cancelAll();
  * ```
  *
  * @module
  */
+import {
+  CHATKIT_PATH,
+  type ChatKitApiOptions,
+  type CustomApiConfig,
+  chatKitFetch,
+  type DirectUploadStrategy,
+  UPLOAD_PATH,
+} from "./chatkit-api.js";
 import { ChatKitGateError } from "./errors.js";
+import { GateSession } from "./gate-session.js";
 import { HandedOut } from "./handed-out.js";
 import { type FetchLike, send, type TransportOptions } from "./http.js";
+
+export type { ChatKitApiOptions, ChatKitFetch, CustomApiConfig, DirectUploadStrategy } from "./chatkit-api.js";
 
 export {
   ChatKitGateError,
@@ -81,7 +95,7 @@ export interface ChatKitGateOptions {
   timeoutMs?: number;
   /** The body sent with each create: a workflow alias and state variables. Default: none. */
   session?: SessionRequest | (() => SessionRequest | Promise<SessionRequest>);
-  /** Called with each session `getClientSecret` starts (without its secret), e.g. to show its expiry. */
+  /** Called with each session `getClientSecret` or `chatKitApi`'s fetch starts (without its secret), e.g. to show its expiry. */
   onSessionStarted?: (session: Session) => void;
   /**
    * Called when cancelling a session replaced on refresh fails. The refresh
@@ -116,7 +130,27 @@ export interface ChatKitGate {
    * confirmed yet; the worker finishes it.
    */
   cancel(sessionId: string): Promise<Session>;
-  /** For logout: cancels every session the user still has, from any device. */
+  /**
+   * For self-hosted mode: ChatKit's `api` option, `{url, domainKey, fetch,
+   * uploadStrategy?}`, for the gate's `/chatkit`. Its `fetch` starts a gate
+   * session on first use (with `getToken`'s JWT and the `session` body) and
+   * sends every request to the gate's origin with that session's client
+   * secret as `Authorization: Bearer`; requests elsewhere get no secret
+   * and are passed on as they are. On a 401 it starts a new session and
+   * sends the request once more, unless its body is a stream. The secret
+   * is kept in memory only, dropped shortly before the session expires
+   * and at `cancelAll()`. The caller's `AbortSignal` is passed on, so
+   * ChatKit's Stop aborts the request.
+   *
+   * Every call with the same options returns the same object (so React
+   * sees a stable `api`), and all share one session.
+   */
+  chatKitApi(options: ChatKitApiOptions): CustomApiConfig;
+  /**
+   * For logout: cancels every session the user still has, from any device,
+   * including the one `chatKitApi`'s fetch holds, whose secret is dropped
+   * at once.
+   */
   cancelAll(): Promise<CancelAllResult>;
   /** Resolves once the background cancels of replaced sessions have finished. */
   settled(): Promise<void>;
@@ -137,9 +171,21 @@ export function createChatKitGate(options: ChatKitGateOptions): ChatKitGate {
   const handedOut = new HandedOut();
   const background = new Set<Promise<void>>();
 
+  const sessionRequest = async () =>
+    typeof options.session === "function" ? await options.session() : options.session;
+  const apiSession = new GateSession(async () => {
+    const created = asCreated(await send(transport, "POST", url(), await sessionRequest()));
+    const { client_secret: _secret, ...session } = created;
+    options.onSessionStarted?.(session);
+    return created;
+  });
+  const apiFetch = chatKitFetch(new URL(base).origin, transport.fetch, apiSession);
+  const apiConfigs = new Map<string, CustomApiConfig>();
+
   const cancel = async (sessionId: string): Promise<Session> => {
     const session = asSession(await send(transport, "POST", url(`${sessionPath(sessionId)}/cancel`)));
     handedOut.forget(sessionId);
+    apiSession.forget(sessionId);
     return session;
   };
 
@@ -159,8 +205,7 @@ export function createChatKitGate(options: ChatKitGateOptions): ChatKitGate {
   return {
     async getClientSecret(current) {
       const replaced = current === null ? undefined : await handedOut.find(current);
-      const request = typeof options.session === "function" ? await options.session() : options.session;
-      const created = asCreated(await send(transport, "POST", url(), request));
+      const created = asCreated(await send(transport, "POST", url(), await sessionRequest()));
       const { client_secret: secret, ...session } = created;
       await handedOut.remember(secret, session);
       options.onSessionStarted?.(session);
@@ -179,7 +224,24 @@ export function createChatKitGate(options: ChatKitGateOptions): ChatKitGate {
       return asSession(await send(transport, "GET", url(sessionPath(sessionId))));
     },
     cancel,
+    chatKitApi({ domainKey, uploads = false }) {
+      if (typeof domainKey !== "string" || domainKey === "")
+        throw new TypeError("domainKey must be a non-empty string");
+      const key = JSON.stringify([domainKey, uploads]);
+      let config = apiConfigs.get(key);
+      if (config === undefined) {
+        config = { url: `${base}${CHATKIT_PATH}`, domainKey, fetch: apiFetch };
+        if (uploads) {
+          const uploadStrategy: DirectUploadStrategy = { type: "direct", uploadUrl: `${base}${UPLOAD_PATH}` };
+          config.uploadStrategy = uploadStrategy;
+        }
+        apiConfigs.set(key, Object.freeze(config));
+      }
+      return config;
+    },
     async cancelAll() {
+      // Dropped before anything is awaited: even if the gate cannot be reached, the secret is gone.
+      await apiSession.revoke();
       const body = (await send(transport, "POST", url("/cancel_all"))) as Partial<CancelAllResult> | null;
       if (typeof body?.cancelled !== "number" || typeof body.pending !== "number") throw unexpected("cancel_all");
       handedOut.clear();
