@@ -2,8 +2,11 @@
 // demo mode, end-to-end tests and benchmarks. Dev-only: never bundled.
 //  - a token issuer: OIDC discovery, a JWKS, and GET /token?sub=alice[&expires_in=-60]
 //  - a ChatKit stand-in: create and cancel answered the way the real API does
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
-import { exportJWK, generateKeyPair, SignJWT } from "jose";
+import { dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, SignJWT } from "jose";
 
 export const DEMO_AUDIENCE = "chatkit-gate-demo";
 /** Demo tokens last an hour, so a person can follow the README at leisure. */
@@ -41,10 +44,50 @@ async function readBody(req) {
   return Buffer.concat(chunks).toString("utf8");
 }
 
-/** A token issuer on 127.0.0.1 whose issuer URL is `http://127.0.0.1:<port>`. */
-export async function startIssuer({ port = 0 } = {}) {
-  const { privateKey, publicKey } = await generateKeyPair("ES256");
-  const jwk = { ...(await exportJWK(publicKey)), kid: "demo-1", alg: "ES256", use: "sig" };
+/**
+ * The issuer's signing key: read from `keyFile` when it holds one, else made
+ * and (with a `keyFile`) saved there, so a restarted `npm run dev` signs with
+ * the key the worker already cached. The kid is the key's RFC 7638
+ * thumbprint, so a different key never hides behind a known kid.
+ */
+async function signingKey(keyFile) {
+  let privateJwk;
+  if (keyFile !== undefined) {
+    try {
+      privateJwk = JSON.parse(readFileSync(keyFile, "utf8"));
+    } catch {}
+  }
+  if (privateJwk?.kty !== "EC" || privateJwk?.crv !== "P-256" || typeof privateJwk?.d !== "string") {
+    const { privateKey } = await generateKeyPair("ES256", { extractable: true });
+    privateJwk = await exportJWK(privateKey);
+    if (keyFile !== undefined) {
+      mkdirSync(dirname(keyFile), { recursive: true });
+      // A dev-only key, but still a private key: readable by its owner only.
+      writeFileSync(keyFile, JSON.stringify(privateJwk), { mode: 0o600 });
+    }
+  }
+  const { kty, crv, x, y } = privateJwk;
+  const publicJwk = { kty, crv, x, y };
+  return {
+    privateKey: await importJWK(privateJwk, "ES256"),
+    jwk: { ...publicJwk, kid: await calculateJwkThumbprint(publicJwk), alg: "ES256", use: "sig" },
+  };
+}
+
+/**
+ * Where the demo issuer keeps its key: git-ignored, beside the KV state
+ * (`.wrangler/state`) that persists the JWKS the worker fetched from it.
+ */
+const DEMO_KEY_FILE = fileURLToPath(new URL("../.wrangler/demo-issuer-key.json", import.meta.url));
+
+/**
+ * A token issuer on 127.0.0.1 whose issuer URL is `http://127.0.0.1:<port>`.
+ * Its key survives restarts in `keyFile` (by default under `.wrangler/`), so
+ * tokens issued before a restart still verify; `keyFile: null` gives a fresh
+ * key (and kid) on every start.
+ */
+export async function startIssuer({ port = 0, keyFile = DEMO_KEY_FILE } = {}) {
+  const { privateKey, jwk } = await signingKey(keyFile ?? undefined);
   let issuer = "";
   const server = createServer((req, res) => {
     const url = new URL(req.url, issuer);

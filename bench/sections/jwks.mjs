@@ -1,6 +1,7 @@
 // 4. JWKS behaviour, in process with a movable clock: fetches per isolate,
-// refetches under a storm of unknown kids, and a cold isolate that finds the
-// key set another isolate persisted in KV.
+// refetches under a storm of unknown kids, forged tokens arriving together
+// (issue 9 §3), and a cold isolate that finds the key set another isolate
+// persisted in KV.
 
 import { actLikeWorkers, movableClock } from "../support/clock.mjs";
 import { installFakePeers } from "../support/fake-peers.mjs";
@@ -28,6 +29,11 @@ const COOLDOWN_MS = 30_000;
 const STORM_SPAN_MS = 10 * COOLDOWN_MS;
 /** A valid token is mixed into the storm this often, to show real users still get through. */
 const VALID_EVERY = 100;
+
+/** Issue 9 §3's scenarios: forged tokens at once at a cold isolate, at once after the cooldown, and spaced. */
+const FORGED_COLD = 25;
+const FORGED_WARM = 30;
+const FORGED_SPACED = 5;
 
 /** Discovery is left on (AUTH_JWKS_URL unset), as in a default deployment. */
 const DISCOVERY_VARS = { ...BASE_VARS, AUTH_JWKS_URL: "" };
@@ -101,6 +107,31 @@ export async function jwksSection({ bundle }) {
     }
     results.spreadStorm = { ...fetched(peers, since), refused, valid, validSent: STORM_TOKENS / VALID_EVERY };
 
+    // Issue 9 §3: forged tokens (configured iss, allowed alg, random kid, any key) arriving together.
+    since = snapshot(peers);
+    isolate = await freshIsolate(bundle);
+    const forged = stormTokens.slice(0, FORGED_COLD);
+    const coldForged = await Promise.all(forged.map((t) => isolate.call("GET", SESSIONS, t)));
+    results.forgedCold = { ...fetched(peers, since), refused: coldForged.filter((r) => r.status === 401).length };
+
+    const kvForged = new MemoryKV();
+    isolate = await freshIsolate(bundle, kvForged);
+    await isolate.call("GET", SESSIONS, token);
+    clock.advance(COOLDOWN_MS + 1_000);
+    since = snapshot(peers);
+    const warmForged = await Promise.all(
+      stormTokens.slice(0, FORGED_WARM).map((t) => isolate.call("GET", SESSIONS, t)),
+    );
+    results.forgedWarm = { ...fetched(peers, since), refused: warmForged.filter((r) => r.status === 401).length };
+
+    kvForged.resetCounts();
+    since = snapshot(peers);
+    for (const t of stormTokens.slice(0, FORGED_SPACED)) {
+      clock.advance(COOLDOWN_MS + 1_000);
+      await isolate.call("GET", SESSIONS, t);
+    }
+    results.forgedSpaced = { ...fetched(peers, since), writes: kvForged.counts.other.write };
+
     // A cold isolate after another one persisted the key set in the shared KV.
     const kv = new MemoryKV();
     const first = await freshIsolate(bundle, kv);
@@ -121,8 +152,21 @@ export async function jwksSection({ bundle }) {
   return report(results);
 }
 
-function report({ steady, burst, burstStorm, spreadStorm, persisted }) {
+function report({ steady, burst, burstStorm, spreadStorm, forgedCold, forgedWarm, forgedSpaced, persisted }) {
   const fetches = (r) => `${r.jwks} JWKS + ${r.discovery} discovery fetches`;
+  const forgedColdOk = forgedCold.jwks <= 1 && forgedCold.discovery <= 1;
+  line(
+    `   ${FORGED_COLD} forged tokens at once, cold isolate: ${fetches(forgedCold)}, ${forgedCold.refused} refused 401 ` +
+      `(goal ≤ 1 of each: ${yesNo(forgedColdOk)})`,
+  );
+  line(
+    `   ${FORGED_WARM} forged tokens at once, cooldown over: ${fetches(forgedWarm)}, ${forgedWarm.refused} refused 401 ` +
+      `(goal ≤ 1 JWKS: ${yesNo(forgedWarm.jwks <= 1)})`,
+  );
+  line(
+    `   ${FORGED_SPACED} forged tokens ${(COOLDOWN_MS + 1_000) / 1000} s apart: ${fetches(forgedSpaced)}, ` +
+      `${forgedSpaced.writes} KV writes of jwks: (goal 0, the key set did not change: ${yesNo(forgedSpaced.writes === 0)})`,
+  );
   const steadyOk = steady.jwks === 1 && steady.discovery <= 1;
   line(
     `   ${grouped(STEADY_REQUESTS)} requests, first alone then ${CONCURRENCY} at a time: ${fetches(steady)}, ` +
@@ -172,6 +216,21 @@ function report({ steady, burst, burstStorm, spreadStorm, persisted }) {
       goal: `${grouped(STORM_TOKENS)} unknown kids: ≤ 1 refetch per cooldown`,
       result: `${burstStorm.jwks} at once, ${spreadStorm.jwks} over ${STORM_SPAN_MS / 1000} s`,
       met: burstStorm.jwks <= 1 && spreadStorm.jwks <= spreadBound,
+    },
+    {
+      goal: `${FORGED_COLD} forged at once at a cold isolate: ≤ 1 JWKS and ≤ 1 discovery fetch`,
+      result: `${forgedCold.jwks} + ${forgedCold.discovery}`,
+      met: forgedColdOk,
+    },
+    {
+      goal: `${FORGED_WARM} forged at once after the cooldown: ≤ 1 JWKS fetch`,
+      result: `${forgedWarm.jwks}`,
+      met: forgedWarm.jwks <= 1,
+    },
+    {
+      goal: `${FORGED_SPACED} forged, spaced past the cooldown: 0 KV writes (unchanged key set)`,
+      result: `${forgedSpaced.writes}`,
+      met: forgedSpaced.writes === 0,
     },
     persistedGoal,
   ];

@@ -160,14 +160,18 @@ describe("Should fail closed with 503 when keys cannot be had", () => {
     expect(peers.upstreamCalls()).toEqual([]);
   });
 
-  it("recovers once the identity provider is back", async () => {
+  it("recovers once the identity provider is back and the failure's cooldown is over", async () => {
     const token = await mintToken({ iss: issuer("flaky") });
     peers.idp = () => new Response("", { status: 503 });
     const down = await callWith(asIssuer("flaky"), "GET", "/v1/chatkit/sessions", { token });
     peers.idp = undefined;
+    // The failure is cached for the 30 s cooldown: an outage costs one fetch per cooldown, not one per request.
+    const cached = await callWith(asIssuer("flaky"), "GET", "/v1/chatkit/sessions", { token });
+    const later = Date.now() + 31_000;
+    vi.spyOn(Date, "now").mockReturnValue(later);
 
     const up = await callWith(asIssuer("flaky"), "GET", "/v1/chatkit/sessions", { token });
 
-    expect([down.status, up.status]).toEqual([503, 200]);
+    expect([down.status, cached.status, up.status]).toEqual([503, 503, 200]);
   });
 });
