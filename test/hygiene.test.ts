@@ -45,8 +45,18 @@ describe("Should keep secrets out of logs, KV and error responses", () => {
     await keep(await call("POST", `/v1/chatkit/sessions/${session.session_id}/cancel`, { token: alice }));
     await keep(await call("POST", "/v1/chatkit/sessions/cancel_all", { token: alice }));
     await keep(await callWith({ env: { OPENAI_API_KEY: `${TEST_ENV.OPENAI_API_KEY} x` } }, "GET", "/healthz"));
-    await keep(await callWith({ env: { USER_ID_SECRET: USER_ID_SECRET.slice(0, 20) } }, "GET", "/healthz"));
-    await keep(await callWith({ env: { USER_ID_SECRET } }, "POST", "/v1/chatkit/sessions", { token: alice }));
+    await keep(
+      await callWith({ env: { USER_ID_MODE: "hmac", USER_ID_SECRET: USER_ID_SECRET.slice(0, 20) } }, "GET", "/healthz"),
+    );
+    // A secret without USER_ID_MODE=hmac is refused; the refusal must not echo it either.
+    await keep(await callWith({ env: { USER_ID_SECRET } }, "GET", "/healthz"));
+    await keep(
+      await callWith({ env: { USER_ID_MODE: "hmac", USER_ID_SECRET } }, "POST", "/v1/chatkit/sessions", {
+        token: alice,
+      }),
+    );
+    // A placeholder-looking key is refused by name; the refusal must not echo the key.
+    await keep(await callWith({ env: { OPENAI_API_KEY: `${TEST_ENV.OPENAI_API_KEY}...` } }, "GET", "/healthz"));
     peers.chatkit = (request) =>
       request.url.endsWith("/cancel") ? new Response("down", { status: 503 }) : peers.fakeChatKit(request);
     const pending = (await (await call("POST", "/v1/chatkit/sessions", { token: bob })).json()) as {

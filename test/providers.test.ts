@@ -127,6 +127,16 @@ const RECIPES: Recipe[] = [
         token: () => AUTH0.accessToken({ iss: "https://other-tenant.eu.auth0.com/" }),
         reason: "issuer",
       },
+      {
+        // Same keys, same iss and aud; only typ says it is a back-channel logout token (OIDC Back-Channel Logout §2.4).
+        name: "a logout token for the API (typ logout+jwt)",
+        token: () =>
+          AUTH0.accessToken(
+            { aud: AUTH0.api, events: { "http://schemas.openid.net/event/backchannel-logout": {} } },
+            { typ: "logout+jwt" },
+          ),
+        reason: "token_type",
+      },
     ],
   },
   {
@@ -444,8 +454,23 @@ const RECIPES: Recipe[] = [
       prefix: "google|",
     }),
     keys: { url: keysAt("google"), published: [GOOGLE.key] },
-    accepted: [{ name: "an ID token for our client id", token: () => GOOGLE.idToken(), user: `google|${GOOGLE.sub}` }],
+    accepted: [
+      { name: "an ID token for our client id", token: () => GOOGLE.idToken(), user: `google|${GOOGLE.sub}` },
+      {
+        name: "an ID token mapped by its verified email",
+        token: () => GOOGLE.idToken(),
+        env: { AUTH_USER_CLAIM: "email" },
+        user: "google|ada@example.com",
+      },
+    ],
     refused: [
+      {
+        // Google accounts made with another provider's address carry email_verified false.
+        name: "an ID token mapped by an email Google has not verified",
+        token: () => GOOGLE.idToken({ sub: "attacker-sub", email_verified: false }),
+        env: { AUTH_USER_CLAIM: "email" },
+        reason: "email_unverified",
+      },
       {
         name: "an ID token for another client id",
         token: () =>
@@ -563,19 +588,37 @@ describe("Should accept two providers at once, keeping their users apart (the co
   });
 });
 
-describe("Should keep emails away from OpenAI when the user claim is an email and USER_ID_SECRET is set", () => {
+describe("Should keep emails away from OpenAI when the user claim is an email and USER_ID_MODE=hmac", () => {
   const USER_ID_SECRET = "user-id-secret-for-provider-recipes-0123456789";
   const accessByEmail: Settings = {
     ...(RECIPES.find((recipe) => recipe.provider === "Cloudflare Access")?.settings as Settings),
     AUTH_USER_CLAIM: "email",
+    // Access tokens carry no email_verified: Access itself authenticated the address (IdP or one-time PIN).
+    AUTH_ALLOW_UNVERIFIED_EMAIL: "true",
+    USER_ID_MODE: "hmac",
     USER_ID_SECRET,
   };
 
-  it("sends the pseudonym of prefix + email, and never the email", async () => {
+  it("sends the pseudonym of (prefix, email), and never the email", async () => {
     const response = await createSession(accessByEmail, await ACCESS.appToken());
 
     expect(response.status).toBe(201);
-    expect(sentUsers()).toEqual([`u_${base64url(await hmacSha256(USER_ID_SECRET, "access|ada@example.com"))}`]);
+    const input = JSON.stringify(["chatkit-gate/user-id/v1", "access|", "ada@example.com"]);
+    expect(sentUsers()).toEqual([`u_${base64url(await hmacSha256(USER_ID_SECRET, input))}`]);
     expect(JSON.stringify(peers.upstreamCalls())).not.toContain("ada@example.com");
+  });
+
+  it("refuses the email without the documented opt-out, since Access sends no email_verified", async () => {
+    const response = await createSession(
+      { ...accessByEmail, AUTH_ALLOW_UNVERIFIED_EMAIL: "" },
+      await ACCESS.appToken(),
+    );
+
+    expect(await errorOf(response)).toEqual({
+      status: 401,
+      code: "invalid_token",
+      message: new AuthFailed("email_unverified").message,
+    });
+    expect(peers.upstreamCalls()).toEqual([]);
   });
 });

@@ -2,6 +2,7 @@
 // session flows, while the worker's last JWKS fetch is recent, so the kid-miss
 // cooldown is still running and can be observed.
 import { browserFlows } from "./browser.mjs";
+import { devVarsFlows } from "./dev-vars.mjs";
 import { prismFlows } from "./prism.mjs";
 import { rotationFlows } from "./rotation.mjs";
 import { sessionFlows } from "./sessions.mjs";
@@ -19,4 +20,6 @@ export const flows = [
   ...sweepFlows,
   ...browserFlows,
   ...prismFlows,
+  // Starts its own wrangler dev and ChatKit fake, so it can run anywhere; last, to keep the others' timing.
+  ...devVarsFlows,
 ];

@@ -35,14 +35,12 @@ function dotenv(vars) {
 }
 
 /**
- * Every setting name wrangler would take from process.env over the env
- * file: the [vars] of wrangler.toml and its required secrets.
+ * Every setting name wrangler could take from process.env over the env
+ * file, from the canonical list (src/config/settings.json).
  */
 function settingNames(repoRoot) {
-  const toml = readFileSync(join(repoRoot, "wrangler.toml"), "utf8");
-  const vars = /^\[vars\]\s*$([\s\S]*?)(?=^\[|(?![\s\S]))/m.exec(toml)?.[1] ?? "";
-  const secrets = /^required\s*=\s*\[([^\]]*)\]/m.exec(toml)?.[1] ?? "";
-  return [...vars.matchAll(/^([A-Z][A-Z0-9_]*)\s*=/gm), ...secrets.matchAll(/"([A-Z][A-Z0-9_]*)"/g)].map((m) => m[1]);
+  const { vars, secrets } = JSON.parse(readFileSync(join(repoRoot, "src", "config", "settings.json"), "utf8"));
+  return [...vars, ...secrets];
 }
 
 /**

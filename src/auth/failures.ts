@@ -6,6 +6,7 @@ export type AuthFailure =
   | "malformed"
   | "too_large"
   | "forbidden_header"
+  | "token_type"
   | "algorithm"
   | "unknown_key"
   | "signature"
@@ -20,6 +21,7 @@ export type AuthFailure =
   | "user_empty"
   | "user_invalid"
   | "user_too_long"
+  | "email_unverified"
   | "keys_unavailable";
 
 /** What the caller is told; messages help a developer without revealing configuration. */
@@ -28,6 +30,7 @@ const MESSAGES: Record<AuthFailure, string> = {
   malformed: "The token is not a well-formed JWT",
   too_large: "The token is too large",
   forbidden_header: "The token names its own key (jku, x5u, jwk or x5c), which is never trusted",
+  token_type: "The token's typ says it is not an access or ID token (only JWT and at+jwt are accepted)",
   algorithm: "The token's signing algorithm is not accepted",
   unknown_key: "The token was signed with a key the identity provider does not publish",
   signature: "The token's signature is invalid",
@@ -42,6 +45,7 @@ const MESSAGES: Record<AuthFailure, string> = {
   user_empty: "The token's user claim is empty",
   user_invalid: "The token's user claim contains control characters",
   user_too_long: "The token's user claim is too long",
+  email_unverified: "The token's email is not verified (email_verified is not true)",
   keys_unavailable: "The identity provider's signing keys are unavailable; try again shortly",
 };
 

@@ -1,6 +1,8 @@
 import { createMiddleware } from "hono/factory";
+import type { UserIdConfig } from "../config/auth";
 import type { GateDeps, GateEnv } from "../http/context";
-import { base64url, sha256 } from "./encoding";
+import { OWNER_KEY_LABEL } from "./claims";
+import { base64url, hmacSha256, sha256 } from "./encoding";
 import { AuthFailed, authError } from "./failures";
 import { readBearer } from "./token";
 import { type VerifiedUser, verifyToken } from "./verify";
@@ -26,16 +28,23 @@ export function requireUser(deps: Pick<GateDeps, "now">) {
     }
     c.set("user", verified.user);
     c.set("claims", verified.claims);
-    c.set("ownerKey", await ownerKeyFor(verified.user));
+    c.set("ownerKey", await ownerKeyFor(verified.user, c.var.config.auth.userIds));
     await next();
   });
 }
 
 /**
- * base64url(SHA-256(user)): fixed length and free of separators, so it is
- * safe inside a KV key whatever the claim holds, and it keeps raw emails and
- * ids out of KV key names and logs.
+ * The caller's key in KV names and logs: fixed length and free of
+ * separators, so it is safe inside a KV key whatever the claim holds, and it
+ * keeps raw emails and ids out of KV key names and logs.
+ *
+ * - `raw`: base64url(SHA-256(user)). Anyone with KV or log access can
+ *   confirm a guessed user against it, which is why `hmac` exists.
+ * - `hmac`: base64url(HMAC-SHA256(secret, ["chatkit-gate/owner-key/v1", user]
+ *   as JSON)), a label distinct from the pseudonym's, so the key is neither
+ *   the pseudonym nor computable without the secret.
  */
-export async function ownerKeyFor(user: string): Promise<string> {
-  return base64url(await sha256(user));
+export async function ownerKeyFor(user: string, userIds: UserIdConfig): Promise<string> {
+  if (userIds.mode === "raw") return base64url(await sha256(user));
+  return base64url(await hmacSha256(userIds.secret, JSON.stringify([OWNER_KEY_LABEL, user])));
 }

@@ -3,10 +3,18 @@ import type { AuthConfig } from "../config/auth";
 import { pseudonymousUser, userFromClaims } from "./claims";
 import { hmacKey } from "./encoding";
 import { AuthFailed, type AuthFailure } from "./failures";
-import { type KeyPersistence, KeysUnavailable, keyResolverFor } from "./keys";
+import { type KeyPersistence, KeysUnavailable, verifyWithProviderKeys } from "./keys";
 
 /** Header parameters that point at a key. Honouring them lets a token bring its own key, so they are refused outright. */
 const KEY_LOCATING_HEADERS = ["jku", "x5u", "jwk", "x5c"] as const;
+
+/**
+ * `typ` values of tokens meant to authenticate a user to an API: plain JWTs
+ * (ID tokens and most access tokens) and RFC 9068 access tokens. Any other
+ * declared type is a token for another use (`logout+jwt`, `secevent+jwt`,
+ * `dpop+jwt`, ...) that a provider signs with the same keys; no `typ` is fine.
+ */
+const ACCEPTED_TOKEN_TYPES: ReadonlySet<string> = new Set(["jwt", "at+jwt"]);
 
 const USER_FAILURES = {
   missing: "user_missing",
@@ -14,10 +22,11 @@ const USER_FAILURES = {
   empty: "user_empty",
   invalid: "user_invalid",
   too_long: "user_too_long",
+  email_unverified: "email_unverified",
 } as const satisfies Record<string, AuthFailure>;
 
 export interface VerifiedUser {
-  /** The ChatKit `user`: prefix + claim, or its pseudonym when USER_ID_SECRET is set. */
+  /** The ChatKit `user`: prefix + claim, or its pseudonym with USER_ID_MODE=hmac. */
   user: string;
   /** The verified claims, for state variables filled from claims. */
   claims: JWTPayload;
@@ -46,6 +55,7 @@ export async function verifyToken(
     throw new AuthFailed("malformed");
   }
   if (KEY_LOCATING_HEADERS.some((name) => Object.hasOwn(header, name))) throw new AuthFailed("forbidden_header");
+  if (Object.hasOwn(header, "typ") && !acceptedType(header.typ)) throw new AuthFailed("token_type");
   const provider = typeof unverified.iss === "string" ? auth.providers.get(unverified.iss) : undefined;
   if (provider === undefined) throw new AuthFailed("issuer");
   if (typeof header.alg !== "string" || !provider.algorithms.includes(header.alg)) throw new AuthFailed("algorithm");
@@ -63,7 +73,7 @@ export async function verifyToken(
     ({ payload: claims } =
       provider.keys === "secret"
         ? await jwtVerify(token, await hmacKey(auth.hs256Secret as string), options)
-        : await jwtVerify(token, await keyResolverFor(provider, persistence), options));
+        : await verifyWithProviderKeys(token, provider, persistence, options));
   } catch (error) {
     throw new AuthFailed(classify(error));
   }
@@ -71,10 +81,27 @@ export async function verifyToken(
   if (typeof claims.iat === "number" && claims.iat > nowSeconds + auth.clockToleranceSeconds) {
     throw new AuthFailed("issued_in_future");
   }
-  const mapped = userFromClaims(claims, provider.userClaim, provider.userPrefix);
+  const mapped = userFromClaims(claims, {
+    path: provider.userClaim,
+    prefix: provider.userPrefix,
+    requireVerifiedEmail: provider.requireVerifiedEmail,
+  });
   if (!mapped.ok) throw new AuthFailed(USER_FAILURES[mapped.reason]);
-  const user = auth.userIdSecret === undefined ? mapped.user : await pseudonymousUser(auth.userIdSecret, mapped.user);
+  const user =
+    auth.userIds.mode === "hmac"
+      ? await pseudonymousUser(auth.userIds.secret, provider.userPrefix, mapped.claim)
+      : mapped.user;
   return { user, claims };
+}
+
+/**
+ * RFC 7515 §4.1.9: `typ` is a media type, compared case-insensitively, whose
+ * `application/` prefix may be left out; so `JWT`, `application/jwt` and
+ * `AT+JWT` all name an accepted type. A `typ` that is not a string is refused.
+ */
+function acceptedType(typ: unknown): boolean {
+  if (typeof typ !== "string") return false;
+  return ACCEPTED_TOKEN_TYPES.has(typ.toLowerCase().replace(/^application\//, ""));
 }
 
 function classify(error: unknown): AuthFailure {

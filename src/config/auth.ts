@@ -1,14 +1,15 @@
+import { placeholderProblem, placeholderText } from "./placeholders";
 import { type AuthProvider, checkProvider, DEFAULT_ALGORITHMS, DEFAULT_USER_CLAIM } from "./provider";
 import { isPlainObject, type SettingsReader } from "./reader";
+import { readSecret, readUserIds, type UserIdConfig } from "./user-id";
 
 export type { AuthProvider } from "./provider";
+export type { UserIdConfig } from "./user-id";
 
 /** More skew than this would hide a broken clock rather than absorb drift. */
 const MAX_CLOCK_TOLERANCE_SECONDS = 300;
 /** The contract's default skew. */
 const DEFAULT_CLOCK_TOLERANCE_SECONDS = 30;
-/** RFC 7518 §3.2: an HS256 key must have at least 256 bits; shorter secrets are guessable. */
-const MIN_SECRET_LENGTH = 32;
 /** Enough for every issuer a real app federates; more is a configuration mistake. */
 const MAX_PROVIDERS = 16;
 
@@ -19,24 +20,40 @@ export interface AuthConfig {
   clockToleranceSeconds: number;
   /** The HS256 key for providers with `keys: "secret"`. */
   hs256Secret?: string;
-  /** When set, users are pseudonymised: `u_` + base64url(HMAC-SHA256(secret, prefix + claim)). */
-  userIdSecret?: string;
+  /** `USER_ID_MODE`: raw `prefix + claim`, or keyed pseudonyms (with keyed KV names and log ids). */
+  userIds: UserIdConfig;
 }
 
-const PROVIDER_FIELDS = ["issuer", "audience", "jwks_url", "algorithms", "user_claim", "user_prefix"];
-const SINGLE_ISSUER_SETTINGS = ["AUTH_ISSUER", "AUTH_AUDIENCE", "AUTH_JWKS_URL", "AUTH_USER_PREFIX"];
+const PROVIDER_FIELDS = [
+  "issuer",
+  "audience",
+  "jwks_url",
+  "algorithms",
+  "user_claim",
+  "user_prefix",
+  "allow_unverified_email",
+];
+const SINGLE_ISSUER_SETTINGS = [
+  "AUTH_ISSUER",
+  "AUTH_AUDIENCE",
+  "AUTH_JWKS_URL",
+  "AUTH_USER_PREFIX",
+  "AUTH_ALLOW_UNVERIFIED_EMAIL",
+];
 const SINGLE_ISSUER_NAMES = {
   issuer: "AUTH_ISSUER",
+  audience: "AUTH_AUDIENCE",
   jwksUrl: "AUTH_JWKS_URL",
   algorithms: "AUTH_ALGORITHMS",
   userClaim: "AUTH_USER_CLAIM",
   userPrefix: "AUTH_USER_PREFIX",
+  allowUnverifiedEmail: "AUTH_ALLOW_UNVERIFIED_EMAIL",
 };
 
 /** Reads `AUTH_PROVIDERS` or the single-issuer `AUTH_*` settings, and the shared auth secrets. */
 export function readAuth(read: SettingsReader): AuthConfig | undefined {
   const hs256Secret = readSecret(read, "AUTH_HS256_SECRET");
-  const userIdSecret = readSecret(read, "USER_ID_SECRET");
+  const userIds = readUserIds(read, hs256Secret);
   const clockToleranceSeconds = read.integer(
     "AUTH_CLOCK_TOLERANCE_SECONDS",
     DEFAULT_CLOCK_TOLERANCE_SECONDS,
@@ -52,19 +69,19 @@ export function readAuth(read: SettingsReader): AuthConfig | undefined {
     if (usesSingleIssuerSettings(read)) {
       read.problem(
         "AUTH_PROVIDERS",
-        "cannot be combined with AUTH_ISSUER, AUTH_AUDIENCE, AUTH_JWKS_URL, AUTH_ALGORITHMS, AUTH_USER_CLAIM or AUTH_USER_PREFIX: move those into the provider entries",
+        "cannot be combined with AUTH_ISSUER, AUTH_AUDIENCE, AUTH_JWKS_URL, AUTH_ALGORITHMS, AUTH_USER_CLAIM, AUTH_USER_PREFIX or AUTH_ALLOW_UNVERIFIED_EMAIL: move those into the provider entries",
       );
     }
     providers = readProviders(read, list, hasSecret);
   }
-  if (providers === undefined) return undefined;
+  if (providers === undefined || userIds === undefined) return undefined;
   if (hasSecret && !providers.some((p) => p.keys === "secret")) {
     read.problem(
       "AUTH_HS256_SECRET",
       "is set but no provider accepts HS256: set AUTH_ALGORITHMS=HS256 or remove the secret",
     );
   }
-  return { providers: new Map(providers.map((p) => [p.issuer, p])), clockToleranceSeconds, hs256Secret, userIdSecret };
+  return { providers: new Map(providers.map((p) => [p.issuer, p])), clockToleranceSeconds, hs256Secret, userIds };
 }
 
 /** True when a single-issuer setting differs from its empty or contract default. */
@@ -96,6 +113,10 @@ function readSingleIssuer(read: SettingsReader, hasSecret: boolean): AuthProvide
     algorithms: read.list("AUTH_ALGORITHMS"),
     userClaim: read.string("AUTH_USER_CLAIM"),
     userPrefix: read.string("AUTH_USER_PREFIX") ?? "",
+    allowUnverifiedEmail:
+      read.string("AUTH_ALLOW_UNVERIFIED_EMAIL") === undefined
+        ? undefined
+        : read.boolean("AUTH_ALLOW_UNVERIFIED_EMAIL", false),
   });
   return provider && [provider];
 }
@@ -117,11 +138,10 @@ function readProviders(read: SettingsReader, list: unknown, hasSecret: boolean):
   if (new Set(providers.map((p) => p.issuer)).size !== providers.length) {
     read.problem("AUTH_PROVIDERS", "lists the same issuer twice");
   }
-  const prefixes = providers.map((p) => p.userPrefix);
-  if (providers.length > 1 && (prefixes.includes("") || new Set(prefixes).size !== prefixes.length)) {
+  if (providers.length > 1 && !prefixFree(providers.map((p) => p.userPrefix))) {
     read.problem(
       "AUTH_PROVIDERS",
-      "needs a distinct, non-empty user_prefix per provider, so the same subject from two issuers never becomes one ChatKit user",
+      "needs a distinct, non-empty user_prefix per provider, none the start of another (not acme and acme:), so no two providers' subjects can ever become one ChatKit user",
     );
   }
   return providers;
@@ -140,7 +160,10 @@ function readProvider(
   const text = (field: string): string | undefined => {
     const value = entry[field];
     if (value !== undefined && typeof value !== "string") read.problem(where, `.${field} must be a string`);
-    return typeof value === "string" && value.trim() !== "" ? value.trim() : undefined;
+    if (typeof value !== "string" || value.trim() === "") return undefined;
+    const placeholder = placeholderText(value);
+    if (placeholder !== undefined) read.problem(`${where}.${field}`, placeholderProblem(placeholder));
+    return value.trim();
   };
   const issuer = text("issuer");
   if (issuer === undefined) read.problem(where, ".issuer is required");
@@ -148,14 +171,20 @@ function readProvider(
   if (audiences.length === 0) read.problem(where, ".audience is required: a string or an array of strings");
   const algorithms = entry.algorithms === undefined ? [] : stringList(entry.algorithms);
   if (algorithms === undefined) read.problem(where, ".algorithms must be a string or an array of strings");
+  const allowUnverifiedEmail = entry.allow_unverified_email;
+  if (allowUnverifiedEmail !== undefined && typeof allowUnverifiedEmail !== "boolean") {
+    read.problem(where, ".allow_unverified_email must be true or false");
+  }
   return checkProvider(
     read,
     {
       issuer: `${where}.issuer`,
+      audience: `${where}.audience`,
       jwksUrl: `${where}.jwks_url`,
       algorithms: `${where}.algorithms`,
       userClaim: `${where}.user_claim`,
       userPrefix: `${where}.user_prefix`,
+      allowUnverifiedEmail: `${where}.allow_unverified_email`,
     },
     hasSecret,
     {
@@ -165,7 +194,19 @@ function readProvider(
       algorithms: algorithms ?? [],
       userClaim: text("user_claim"),
       userPrefix: text("user_prefix") ?? "",
+      allowUnverifiedEmail: typeof allowUnverifiedEmail === "boolean" ? allowUnverifiedEmail : undefined,
     },
+  );
+}
+
+/**
+ * True when every prefix is non-empty and none starts another. Distinct is
+ * not enough: with `acme` and `acme:`, the claim `:bob` from the first and
+ * `bob` from the second are both `acme:bob`.
+ */
+function prefixFree(prefixes: readonly string[]): boolean {
+  return prefixes.every(
+    (prefix, i) => prefix !== "" && prefixes.every((other, j) => i === j || !other.startsWith(prefix)),
   );
 }
 
@@ -174,13 +215,4 @@ function stringList(value: unknown): string[] | undefined {
   const items = typeof value === "string" ? value.split(",") : value;
   if (!Array.isArray(items) || !items.every((item) => typeof item === "string")) return undefined;
   return items.map((item) => item.trim()).filter((item) => item !== "");
-}
-
-function readSecret(read: SettingsReader, name: string): string | undefined {
-  const secret = read.string(name);
-  // A short secret is still returned, so the settings that depend on it are judged as if it were set.
-  if (secret !== undefined && secret.length < MIN_SECRET_LENGTH) {
-    read.problem(name, `must be at least ${MIN_SECRET_LENGTH} characters`);
-  }
-  return secret;
 }

@@ -1,3 +1,4 @@
+import { placeholderHost, placeholderProblem, placeholderText } from "./placeholders";
 import { checkUrl, parseClaimPath, type SettingsReader } from "./reader";
 
 /** Keeps the mapped user well inside KV key and log limits. */
@@ -5,6 +6,12 @@ const MAX_USER_PREFIX_LENGTH = 64;
 /** The contract's defaults, which `[vars]` in wrangler.toml also carry. */
 export const DEFAULT_ALGORITHMS: readonly string[] = ["RS256", "ES256"];
 export const DEFAULT_USER_CLAIM = "sub";
+/**
+ * A claim whose name says it holds an email (`email`, `user.email`,
+ * `mail`, `https://example.com/email`). Anyone can put any address in an
+ * unverified email, so such a claim maps a user only with `email_verified`.
+ */
+const EMAIL_LIKE_CLAIM = /mail/i;
 
 /**
  * Asymmetric algorithms a JWKS can carry. `none` and HS* are left out on
@@ -40,6 +47,12 @@ export interface AuthProvider {
   userClaim: readonly string[];
   /** Put before the claim value, so the same `sub` from two issuers never maps to one user. */
   userPrefix: string;
+  /**
+   * The user claim is named like an email, so a token maps to a user only
+   * when its `email_verified` claim is `true` (OIDC Core §5.1), unless the
+   * operator opted out for a provider that verifies every address itself.
+   */
+  requireVerifiedEmail: boolean;
 }
 
 /** One provider's settings as written, before validation. */
@@ -50,7 +63,15 @@ export interface ProviderInput {
   algorithms: string[];
   userClaim: string | undefined;
   userPrefix: string;
+  /** The documented opt-out from {@link AuthProvider.requireVerifiedEmail}; undefined when not given. */
+  allowUnverifiedEmail: boolean | undefined;
 }
+
+/** The settings each field is named by in problems. */
+export type ProviderSettingNames = Record<
+  "issuer" | "audience" | "jwksUrl" | "algorithms" | "userClaim" | "userPrefix" | "allowUnverifiedEmail",
+  string
+>;
 
 /**
  * Validates one provider. `names` maps each field to the setting problems
@@ -58,7 +79,7 @@ export interface ProviderInput {
  */
 export function checkProvider(
   read: SettingsReader,
-  names: Record<"issuer" | "jwksUrl" | "algorithms" | "userClaim" | "userPrefix", string>,
+  names: ProviderSettingNames,
   hasSecret: boolean,
   input: ProviderInput,
 ): AuthProvider | undefined {
@@ -89,8 +110,14 @@ export function checkProvider(
       `must be an https URL when ${names.jwksUrl} is unset, since keys are found by OIDC discovery`,
     );
   }
+  checkPlaceholders(read, names, input);
   const userClaim = parseClaimPath(input.userClaim ?? DEFAULT_USER_CLAIM);
   if (userClaim === undefined) read.problem(names.userClaim, "must be a claim name or dot path such as sub or user.id");
+  const emailLike = userClaim !== undefined && EMAIL_LIKE_CLAIM.test(userClaim.at(-1) as string);
+  if (input.allowUnverifiedEmail === true && !emailLike) {
+    // An opt-out that cannot take effect is a misunderstanding, not a harmless no-op.
+    read.problem(names.allowUnverifiedEmail, "only applies when the user claim is an email claim such as email");
+  }
   if (input.userPrefix.length > MAX_USER_PREFIX_LENGTH || /\p{Cc}/u.test(input.userPrefix)) {
     read.problem(names.userPrefix, `must be at most ${MAX_USER_PREFIX_LENGTH} printable characters`);
   }
@@ -103,7 +130,21 @@ export function checkProvider(
     algorithms,
     userClaim,
     userPrefix: input.userPrefix,
+    requireVerifiedEmail: emailLike && input.allowUnverifiedEmail !== true,
   };
+}
+
+/** Example values left in the identity settings: an example.com audience, a your-tenant issuer. */
+function checkPlaceholders(read: SettingsReader, names: ProviderSettingNames, input: ProviderInput): void {
+  const fields: Array<[string, string | undefined]> = [
+    [names.issuer, input.issuer],
+    [names.jwksUrl, input.jwksUrl],
+    ...input.audiences.map((audience): [string, string] => [names.audience, audience]),
+  ];
+  for (const [name, value] of fields) {
+    const mark = value === undefined ? undefined : (placeholderText(value) ?? placeholderHost(value));
+    if (mark !== undefined) read.problem(name, placeholderProblem(mark));
+  }
 }
 
 function checkAlgorithms(algorithms: readonly string[], symmetric: boolean, hasSecret: boolean): string | undefined {

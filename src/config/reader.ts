@@ -4,6 +4,8 @@
  * go. Problems name the setting and what is expected, never the value.
  */
 
+import { placeholderProblem, placeholderText } from "./placeholders";
+
 /** A raw setting: wrangler vars arrive as strings, numbers, booleans or JSON objects. */
 export type RawEnv = Readonly<Record<string, unknown>>;
 
@@ -14,7 +16,11 @@ export class SettingsReader {
 
   constructor(private readonly env: RawEnv) {}
 
-  /** The trimmed string value, or undefined when unset or empty. */
+  /**
+   * The trimmed string value, or undefined when unset or empty. A placeholder
+   * copied from `.dev.vars.example` is a problem, and is still returned so
+   * the settings that depend on it are judged as if it were set.
+   */
   string(name: string): string | undefined {
     const value = this.env[name];
     if (value === undefined || value === null) return undefined;
@@ -24,7 +30,19 @@ export class SettingsReader {
       return undefined;
     }
     const trimmed = value.trim();
-    return trimmed === "" ? undefined : trimmed;
+    if (trimmed === "") return undefined;
+    const placeholder = placeholderText(trimmed);
+    if (placeholder !== undefined) this.problem(name, placeholderProblem(placeholder));
+    return trimmed;
+  }
+
+  /** `true` or `false` (any case); anything else is a problem and gives the fallback. */
+  boolean(name: string, fallback: boolean): boolean {
+    const value = this.string(name)?.toLowerCase();
+    if (value === undefined) return fallback;
+    if (value === "true" || value === "false") return value === "true";
+    this.problem(name, "must be true or false");
+    return fallback;
   }
 
   /** @param hint what to set it to, told to the operator when it is missing */
@@ -83,8 +101,10 @@ export class SettingsReader {
     return checked;
   }
 
+  /** Records a problem once: a setting read twice (a default check, then the value) is reported once. */
   problem(name: string, expectation: string): void {
-    this.problems.push(`${name} ${expectation}`);
+    const problem = `${name} ${expectation}`;
+    if (!this.problems.includes(problem)) this.problems.push(problem);
   }
 }
 

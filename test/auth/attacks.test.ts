@@ -1,6 +1,7 @@
 import { exportJWK, exportSPKI, importJWK, SignJWT } from "jose";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { MAX_TOKEN_LENGTH } from "../../src/auth/token";
+import { callWith } from "../support/app";
 import { call, clearKv, kvEntries } from "../support/http";
 import { b64url, compact, segment, tamper } from "../support/jwt";
 import { ISSUER, keys, mintToken, nowSeconds, Peers } from "../support/peers";
@@ -50,6 +51,12 @@ const refused: Array<[string, () => Promise<string> | string]> = [
   ["embedded jwk header", () => mintToken({}, { header: { jwk: keys.rs256.jwk } })],
   ["embedded jwk without alg", () => mintToken({}, { header: { jwk: { ...keys.rs256.jwk, alg: undefined } } })],
   ["unknown crit extension", () => signRaw({ crit: ["exp-policy"], "exp-policy": 1 }, JSON.stringify(claims()))],
+  // Tokens for another use, signed by the same IdP with the same keys: the typ says so (RFC 8725 §3.11).
+  ...["logout+jwt", "secevent+jwt", "dpop+jwt", "application/logout+jwt", "id_token+jwt", "JWE", ""].map(
+    (typ) =>
+      [`typ ${JSON.stringify(typ)}`, () => mintToken({}, { header: { typ } })] as [string, () => Promise<string>],
+  ),
+  ["typ that is not a string", () => mintToken({}, { header: { typ: 1 } })],
   ["expired beyond the 30 s tolerance", () => mintToken({ exp: nowSeconds() - 31 })],
   ["nbf beyond the tolerance", () => mintToken({ nbf: nowSeconds() + 60 })],
   ["iat beyond the tolerance", () => mintToken({ iat: nowSeconds() + 60 })],
@@ -137,6 +144,10 @@ describe("Should authorize a valid token at the edges of the rules", () => {
     ["audience array that contains ours", () => mintToken({ aud: ["someone-else", "chatkit-gate"] })],
     ["the second configured audience", () => mintToken({ aud: "other-api" })],
     ["user claim of exactly 256 characters", () => mintToken({ sub: "a".repeat(256) })],
+    ...["JWT", "jwt", "at+jwt", "AT+JWT", "application/jwt", "Application/At+JWT"].map(
+      (typ) => [`typ ${typ}`, () => mintToken({}, { header: { typ } })] as [string, () => Promise<string>],
+    ),
+    ["no typ at all", () => mintToken({}, { header: { typ: undefined } })],
     // Control for the hand-signed cases above: the raw signer itself yields tokens that verify.
     ["hand-signed with the raw signer", () => signRaw({}, JSON.stringify(claims()))],
   ];
@@ -175,5 +186,52 @@ describe("Should ask for a token when none is sent", () => {
     expect(response.status).toBe(401);
     expect(response.headers.get("www-authenticate")).toBe('Bearer realm="chatkit-gate", error="invalid_token"');
     expect(peers.calls).toEqual([]);
+  });
+});
+
+describe("Should not let an unverified email take over another user's threads", () => {
+  const byEmail = { env: { AUTH_USER_CLAIM: "email" } };
+  const alice = (claims: Record<string, unknown> = {}) =>
+    mintToken({ sub: "alice-id", email: "alice@example.com", email_verified: true, ...claims });
+
+  it.each([
+    ["email_verified false", { email_verified: false }],
+    ["email_verified missing", { email_verified: undefined }],
+    ['email_verified "true" (a string)', { email_verified: "true" }],
+  ])("sub attacker, email alice's, %s: 401, nothing upstream, alice's sessions not listed", async (_name, claims) => {
+    const created = await callWith(byEmail, "POST", "/v1/chatkit/sessions", { token: await alice() });
+    expect(created.status).toBe(201);
+    const before = await kvEntries();
+    const upstreamBefore = peers.upstreamCalls().length;
+    const attacker = await mintToken({ sub: "attacker", email: "alice@example.com", ...claims });
+
+    const listed = await callWith(byEmail, "GET", "/v1/chatkit/sessions", { token: attacker });
+    const create = await callWith(byEmail, "POST", "/v1/chatkit/sessions", { token: attacker });
+
+    for (const response of [listed, create]) {
+      expect(response.status).toBe(401);
+      expect(response.headers.get("www-authenticate")).toBe('Bearer realm="chatkit-gate", error="invalid_token"');
+      const body = (await response.json()) as { data?: unknown; error: { code: string } };
+      expect(body.error.code).toBe("invalid_token");
+      expect(body.data).toBeUndefined();
+    }
+    expect(peers.upstreamCalls()).toHaveLength(upstreamBefore);
+    expect(await kvEntries()).toEqual(before);
+  });
+
+  it("maps a verified email, and one whose provider opted out with AUTH_ALLOW_UNVERIFIED_EMAIL", async () => {
+    const verified = await callWith(byEmail, "POST", "/v1/chatkit/sessions", { token: await alice() });
+    const optedOut = await callWith(
+      { env: { ...byEmail.env, AUTH_ALLOW_UNVERIFIED_EMAIL: "true" } },
+      "POST",
+      "/v1/chatkit/sessions",
+      { token: await alice({ email_verified: undefined }) },
+    );
+
+    expect([verified.status, optedOut.status]).toEqual([201, 201]);
+    expect(peers.upstreamCalls().map((c) => (c.body as { user: string }).user)).toEqual([
+      "idp|alice@example.com",
+      "idp|alice@example.com",
+    ]);
   });
 });

@@ -8,7 +8,7 @@ describe("userFromClaims", () => {
     ["a namespaced claim name", { "https://example.com/uid": "u3" }, ["https://example.com/uid"], "", "u3"],
     ["with a prefix", { sub: "u4" }, ["sub"], "auth0|", "auth0|u4"],
   ])("maps %s", (_name, payload, path, prefix, user) => {
-    expect(userFromClaims(payload, path, prefix)).toEqual({ ok: true, user });
+    expect(userFromClaims(payload, { path, prefix })).toEqual({ ok: true, user, claim: user.slice(prefix.length) });
   });
 
   it.each([
@@ -22,6 +22,38 @@ describe("userFromClaims", () => {
     ["a newline", { sub: "a\nb" }, ["sub"], "invalid"],
     ["257 characters", { sub: "x".repeat(257) }, ["sub"], "too_long"],
   ])("refuses %s", (_name, payload, path, reason) => {
-    expect(userFromClaims(payload as never, path, "")).toEqual({ ok: false, reason });
+    expect(userFromClaims(payload as never, { path, prefix: "" })).toEqual({ ok: false, reason });
+  });
+});
+
+describe("userFromClaims with an email claim that must be verified", () => {
+  const email = { path: ["email"], prefix: "g|", requireVerifiedEmail: true };
+
+  it("maps an email whose email_verified is true", () => {
+    expect(userFromClaims({ email: "alice@example.com", email_verified: true }, email)).toEqual({
+      ok: true,
+      user: "g|alice@example.com",
+      claim: "alice@example.com",
+    });
+  });
+
+  it.each([
+    ["false", false],
+    ["missing", undefined],
+    ['the string "true"', "true"],
+    ["1", 1],
+    ["null", null],
+  ])("refuses an email whose email_verified is %s", (_name, verified) => {
+    expect(userFromClaims({ email: "alice@example.com", email_verified: verified } as never, email)).toEqual({
+      ok: false,
+      reason: "email_unverified",
+    });
+  });
+
+  it("maps an unverified email when the provider opted out", () => {
+    expect(userFromClaims({ email: "alice@example.com" }, { ...email, requireVerifiedEmail: false })).toMatchObject({
+      ok: true,
+      user: "g|alice@example.com",
+    });
   });
 });

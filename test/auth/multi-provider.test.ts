@@ -1,6 +1,7 @@
 import { SignJWT } from "jose";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { base64url, hmacSha256 } from "../../src/auth/encoding";
+import { pseudonymousUser } from "../../src/auth/claims";
+import { base64url, hmacSha256, sha256 } from "../../src/auth/encoding";
 import { callWith } from "../support/app";
 import { clearKv, errorOf, kvEntries } from "../support/http";
 import { keys, mintToken, nowSeconds, Peers } from "../support/peers";
@@ -109,20 +110,104 @@ describe("Should support a shared HS256 secret, and only on its own", () => {
   });
 });
 
-describe("Should pseudonymise users when USER_ID_SECRET is set", () => {
+describe("Should pseudonymise users only when USER_ID_MODE=hmac, and fail closed", () => {
   const SECRET = "user-id-secret-0123456789abcdef0123456789";
+  const hmac = { env: { USER_ID_MODE: "hmac", USER_ID_SECRET: SECRET } };
+  /** Computed here from the documented formula, independently of src/auth/claims.ts. */
+  const pseudonym = async (prefix: string, claim: string) =>
+    `u_${base64url(await hmacSha256(SECRET, JSON.stringify(["chatkit-gate/user-id/v1", prefix, claim])))}`;
 
-  it("sends u_ + base64url(HMAC-SHA256(secret, prefix + claim)), stable across sessions", async () => {
+  it("sends u_ + base64url(HMAC-SHA256(secret, JSON [label, prefix, claim])), stable across sessions", async () => {
     const token = await mintToken({ sub: "alice@example.com" });
-    const setup = { env: { USER_ID_SECRET: SECRET } };
 
-    await callWith(setup, "POST", "/v1/chatkit/sessions", { token });
-    await callWith(setup, "POST", "/v1/chatkit/sessions", { token });
+    await callWith(hmac, "POST", "/v1/chatkit/sessions", { token });
+    await callWith(hmac, "POST", "/v1/chatkit/sessions", { token });
 
-    const expected = `u_${base64url(await hmacSha256(SECRET, "idp|alice@example.com"))}`;
+    const expected = await pseudonym("idp|", "alice@example.com");
     expect(sentUsers()).toEqual([expected, expected]);
     expect(expected).toMatch(/^u_[A-Za-z0-9_-]{43}$/);
     expect(JSON.stringify(peers.upstreamCalls())).not.toContain("alice@example.com");
+  });
+
+  it("keys KV names and log ids with the secret, under a label distinct from the pseudonym's", async () => {
+    const lines: string[] = [];
+    vi.spyOn(console, "log").mockImplementation((line: unknown) => void lines.push(String(line)));
+    const token = await mintToken({ sub: "alice@example.com" });
+
+    const created = await callWith(hmac, "POST", "/v1/chatkit/sessions", { token });
+    const listed = await callWith(hmac, "GET", "/v1/chatkit/sessions", { token });
+
+    expect(created.status).toBe(201);
+    const { session_id } = (await created.json()) as { session_id: string };
+    expect(((await listed.json()) as { data: Array<{ session_id: string }> }).data.map((s) => s.session_id)).toEqual([
+      session_id,
+    ]);
+    const user = await pseudonym("idp|", "alice@example.com");
+    const ownerKey = base64url(await hmacSha256(SECRET, JSON.stringify(["chatkit-gate/owner-key/v1", user])));
+    expect((await kvEntries()).map((e) => e.name)).toEqual([`session:${ownerKey}:${session_id}`]);
+    // Neither unkeyed hash a list of emails could be checked against appears anywhere.
+    const unkeyed = [user, "idp|alice@example.com"].map(async (text) => base64url(await sha256(text)).slice(0, 16));
+    const logged = lines.map((line) => JSON.parse(line) as { user?: string }).map((entry) => entry.user);
+    expect(logged).toEqual([ownerKey.slice(0, 16), ownerKey.slice(0, 16)]);
+    for (const hash of await Promise.all(unkeyed)) expect(logged).not.toContain(hash);
+  });
+
+  it("gives the same claim from two providers two pseudonyms, and keeps (prefix, claim) apart", async () => {
+    const setup = { env: { ...twoProviders.env, ...hmac.env } };
+    const fromA = await mintToken({ iss: A, aud: "app-a", sub: "42" });
+    const fromB = await mintToken({ iss: B, aud: "app-b", uid: "42" }, { key: keys.otherProvider });
+
+    await callWith(setup, "POST", "/v1/chatkit/sessions", { token: fromA });
+    await callWith(setup, "POST", "/v1/chatkit/sessions", { token: fromB });
+
+    expect(sentUsers()).toEqual([await pseudonym("a|", "42"), await pseudonym("b|", "42")]);
+    // The encoding, not just the prefixes, separates them: these two would both be "a|b|c" if concatenated.
+    expect(await pseudonymousUser(SECRET, "a|", "b|c")).not.toBe(await pseudonymousUser(SECRET, "a|b|", "c"));
+  });
+
+  it.each([
+    ["USER_ID_SECRET set without USER_ID_MODE", { USER_ID_SECRET: SECRET }],
+    ["USER_ID_SECRET with USER_ID_MODE=raw", { USER_ID_MODE: "raw", USER_ID_SECRET: SECRET }],
+    ["USER_ID_MODE=hmac without USER_ID_SECRET", { USER_ID_MODE: "hmac" }],
+    ["USER_ID_MODE=hmac with a short USER_ID_SECRET", { USER_ID_MODE: "hmac", USER_ID_SECRET: "short" }],
+    [
+      "USER_ID_SECRET equal to AUTH_HS256_SECRET",
+      {
+        USER_ID_MODE: "hmac",
+        USER_ID_SECRET: SECRET,
+        AUTH_HS256_SECRET: SECRET,
+        AUTH_ALGORITHMS: "HS256",
+      },
+    ],
+  ])("refuses to start with %s: 503 config_invalid, never a raw id upstream", async (_name, env) => {
+    const response = await callWith({ env }, "POST", "/v1/chatkit/sessions", {
+      token: await mintToken({ sub: "alice@example.com" }),
+    });
+
+    expect(await errorOf(response)).toMatchObject({ status: 503, code: "config_invalid" });
+    expect(peers.calls).toEqual([]);
+    expect(await kvEntries()).toEqual([]);
+  });
+});
+
+describe("Should refuse provider prefixes that are not prefix-free", () => {
+  it("acme and acme: would map acme's :bob and acme:'s bob to one user, so the configuration is refused", async () => {
+    const setup = {
+      env: {
+        ...twoProviders.env,
+        AUTH_PROVIDERS: JSON.stringify([
+          { issuer: A, audience: "app-a", user_prefix: "acme" },
+          { issuer: B, audience: "app-b", algorithms: ["ES256"], user_prefix: "acme:" },
+        ]),
+      },
+    };
+
+    const response = await callWith(setup, "POST", "/v1/chatkit/sessions", {
+      token: await mintToken({ iss: A, aud: "app-a", sub: ":bob" }),
+    });
+
+    expect(await errorOf(response)).toMatchObject({ status: 503, code: "config_invalid" });
+    expect(peers.calls).toEqual([]);
   });
 });
 

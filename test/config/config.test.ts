@@ -1,9 +1,21 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterEach, beforeEach, describe, expect, inject, it, vi } from "vitest";
 import { ConfigError, parseConfig } from "../../src/config/config";
+import settings from "../../src/config/settings.json";
 import { callWith } from "../support/app";
 import { TEST_ENV } from "../support/env";
 import { clearKv } from "../support/http";
 import { mintToken, Peers } from "../support/peers";
+
+declare module "vitest" {
+  interface ProvidedContext {
+    /** wrangler.toml's [vars] names by environment, as wrangler reads them ("(top level)" and each [env.*]). */
+    wranglerVarNames: Record<string, string[]>;
+    /** wrangler.toml's worker name by environment. */
+    wranglerWorkerNames: Record<string, string | undefined>;
+    /** .dev.vars.example as committed. */
+    devVarsExample: string;
+  }
+}
 
 /** Clears the single-issuer settings, as an AUTH_PROVIDERS deployment would. */
 const NO_SINGLE = { AUTH_ISSUER: "", AUTH_AUDIENCE: "", AUTH_USER_PREFIX: "" };
@@ -33,7 +45,7 @@ describe("parseConfig", () => {
       expiresAfterSeconds: 300,
       maxRequestsPerMinute: 12,
       allowedOrigins: ["https://app.example.com", "http://localhost:5173"],
-      auth: { clockToleranceSeconds: 30, hs256Secret: undefined, userIdSecret: undefined },
+      auth: { clockToleranceSeconds: 30, hs256Secret: undefined, userIds: { mode: "raw" } },
     });
     expect([...config.auth.providers.values()]).toEqual([
       {
@@ -44,6 +56,7 @@ describe("parseConfig", () => {
         algorithms: ["RS256", "ES256"],
         userClaim: ["sub"],
         userPrefix: "idp|",
+        requireVerifiedEmail: false,
       },
     ]);
     expect([...config.workflowAliases]).toEqual([
@@ -57,7 +70,7 @@ describe("parseConfig", () => {
     const config = parseConfig({
       OPENAI_API_KEY: "sk-x",
       CHATKIT_WORKFLOW_ID: "wf_1",
-      AUTH_ISSUER: "https://tenant.example.com/",
+      AUTH_ISSUER: "https://tenant.idp.test/",
       AUTH_AUDIENCE: "api",
     });
 
@@ -70,7 +83,7 @@ describe("parseConfig", () => {
       allowedOrigins: [],
       auth: { clockToleranceSeconds: 30 },
     });
-    expect(config.auth.providers.get("https://tenant.example.com/")).toMatchObject({
+    expect(config.auth.providers.get("https://tenant.idp.test/")).toMatchObject({
       algorithms: ["RS256", "ES256"],
       userClaim: ["sub"],
       userPrefix: "",
@@ -143,7 +156,7 @@ describe("parseConfig", () => {
       "AUTH_ISSUER must be an https URL when AUTH_JWKS_URL is unset",
     ],
     ["missing audience", { AUTH_AUDIENCE: " , " }, "AUTH_AUDIENCE is required"],
-    ["JWKS URL over http", { AUTH_JWKS_URL: "http://idp.example.com/keys" }, "AUTH_JWKS_URL must use https"],
+    ["JWKS URL over http", { AUTH_JWKS_URL: "http://idp.test/keys" }, "AUTH_JWKS_URL must use https"],
     ["algorithm none", { AUTH_ALGORITHMS: "RS256,none" }, "AUTH_ALGORITHMS must not include none"],
     [
       "algorithm HS256 without a secret",
@@ -216,7 +229,77 @@ describe("parseConfig", () => {
       { AUTH_HS256_SECRET: "x".repeat(40), AUTH_ALGORITHMS: "HS256", AUTH_JWKS_URL: "https://idp.test/keys" },
       "AUTH_JWKS_URL must be unset for HS256",
     ],
-    ["a short USER_ID_SECRET", { USER_ID_SECRET: "short" }, "USER_ID_SECRET must be at least 32 characters"],
+    [
+      "a short USER_ID_SECRET",
+      { USER_ID_MODE: "hmac", USER_ID_SECRET: "short" },
+      "USER_ID_SECRET must be at least 32 characters",
+    ],
+    ["an unknown USER_ID_MODE", { USER_ID_MODE: "sha256" }, "USER_ID_MODE must be raw (the default) or hmac"],
+    [
+      "USER_ID_MODE=hmac without its secret",
+      { USER_ID_MODE: "hmac" },
+      "USER_ID_SECRET is required when USER_ID_MODE=hmac",
+    ],
+    [
+      "USER_ID_SECRET without USER_ID_MODE",
+      { USER_ID_SECRET: "u".repeat(40) },
+      "USER_ID_SECRET is set but USER_ID_MODE is not hmac",
+    ],
+    [
+      "USER_ID_SECRET with USER_ID_MODE=raw",
+      { USER_ID_MODE: "raw", USER_ID_SECRET: "u".repeat(40) },
+      "USER_ID_SECRET is set but USER_ID_MODE is not hmac",
+    ],
+    [
+      "USER_ID_SECRET equal to AUTH_HS256_SECRET",
+      {
+        AUTH_ALGORITHMS: "HS256",
+        AUTH_HS256_SECRET: "shared-secret-0123456789abcdef-0123",
+        USER_ID_MODE: "hmac",
+        USER_ID_SECRET: "shared-secret-0123456789abcdef-0123",
+      },
+      "USER_ID_SECRET must differ from AUTH_HS256_SECRET",
+    ],
+    [
+      "two providers whose prefixes are distinct but not prefix-free",
+      { ...NO_SINGLE, AUTH_PROVIDERS: TWO("acme", "acme:") },
+      "needs a distinct, non-empty user_prefix per provider, none the start of another",
+    ],
+    [
+      "two providers, the second prefix starting with the first",
+      { ...NO_SINGLE, AUTH_PROVIDERS: TWO("a|b|", "a|") },
+      "none the start of another",
+    ],
+    [
+      "AUTH_ALLOW_UNVERIFIED_EMAIL not a boolean",
+      { AUTH_USER_CLAIM: "email", AUTH_ALLOW_UNVERIFIED_EMAIL: "yes" },
+      "AUTH_ALLOW_UNVERIFIED_EMAIL must be true or false",
+    ],
+    [
+      "AUTH_ALLOW_UNVERIFIED_EMAIL with a user claim that is not an email",
+      { AUTH_ALLOW_UNVERIFIED_EMAIL: "true" },
+      "AUTH_ALLOW_UNVERIFIED_EMAIL only applies when the user claim is an email claim",
+    ],
+    [
+      "AUTH_ALLOW_UNVERIFIED_EMAIL together with AUTH_PROVIDERS",
+      {
+        AUTH_ISSUER: "",
+        AUTH_AUDIENCE: "",
+        AUTH_USER_PREFIX: "",
+        AUTH_ALLOW_UNVERIFIED_EMAIL: "true",
+        AUTH_PROVIDERS: '[{"issuer":"https://a.test","audience":"x","user_claim":"email"}]',
+      },
+      "AUTH_PROVIDERS cannot be combined with",
+    ],
+    [
+      "a provider's allow_unverified_email given as a string",
+      {
+        ...NO_SINGLE,
+        AUTH_PROVIDERS:
+          '[{"issuer":"https://a.test","audience":"x","user_claim":"email","allow_unverified_email":"true"}]',
+      },
+      "AUTH_PROVIDERS[0] .allow_unverified_email must be true or false",
+    ],
     [
       "state from claims not an object",
       { CHATKIT_STATE_FROM_CLAIMS: '["plan"]' },
@@ -243,8 +326,8 @@ describe("parseConfig", () => {
     expect(problems[0]).toContain(problem);
     for (const value of Object.values(overrides)) {
       const text = String(value).trim();
-      // Algorithm names are vocabulary the message may use, not secrets.
-      if (text.length > 3 && !/^(HS|RS)\d+/.test(text)) expect(problems[0]).not.toContain(text);
+      // Algorithm names and USER_ID_MODE's values are vocabulary the message may use, not secrets.
+      if (text.length > 3 && !/^(HS|RS)\d+|^(hmac|raw)$/.test(text)) expect(problems[0]).not.toContain(text);
     }
   });
 
@@ -264,6 +347,14 @@ describe("parseConfig", () => {
           user_prefix: "b|",
         },
         { issuer: "supabase", audience: "authenticated", algorithms: ["HS256"], user_prefix: "s|" },
+        {
+          issuer: "https://access.test",
+          audience: "aud-tag",
+          user_claim: "email",
+          user_prefix: "c|",
+          allow_unverified_email: true,
+        },
+        { issuer: "https://google.test", audience: "client", user_claim: "email", user_prefix: "g|" },
       ]),
     });
 
@@ -276,6 +367,7 @@ describe("parseConfig", () => {
         algorithms: ["RS256", "ES256"],
         userClaim: ["sub"],
         userPrefix: "a|",
+        requireVerifiedEmail: false,
       },
       {
         issuer: "https://b.test",
@@ -285,6 +377,7 @@ describe("parseConfig", () => {
         algorithms: ["ES256"],
         userClaim: ["user", "id"],
         userPrefix: "b|",
+        requireVerifiedEmail: false,
       },
       {
         issuer: "supabase",
@@ -294,8 +387,32 @@ describe("parseConfig", () => {
         algorithms: ["HS256"],
         userClaim: ["sub"],
         userPrefix: "s|",
+        requireVerifiedEmail: false,
       },
+      expect.objectContaining({ issuer: "https://access.test", userClaim: ["email"], requireVerifiedEmail: false }),
+      expect.objectContaining({ issuer: "https://google.test", userClaim: ["email"], requireVerifiedEmail: true }),
     ]);
+  });
+
+  it.each([
+    ["email", true],
+    ["user.email", true],
+    ["https://example.com/email", true],
+    ["mail", true],
+    ["emailAddress", true],
+    ["sub", false],
+    ["user.id", false],
+  ])("requires email_verified for the user claim %s: %s", (claim, required) => {
+    const provider = [...parseConfig({ ...TEST_ENV, AUTH_USER_CLAIM: claim }).auth.providers.values()][0];
+
+    expect(provider?.requireVerifiedEmail).toBe(required);
+  });
+
+  it("reads USER_ID_MODE=hmac with its secret", () => {
+    const secret = "user-id-secret-0123456789abcdef-0123";
+    const config = parseConfig({ ...TEST_ENV, USER_ID_MODE: "hmac", USER_ID_SECRET: secret });
+
+    expect(config.auth.userIds).toEqual({ mode: "hmac", secret });
   });
 
   it("reports every problem at once", () => {
@@ -336,5 +453,158 @@ describe("Should answer 503 config_invalid on every route when the configuration
     expect(body.error.message).toContain("AUTH_AUDIENCE is required");
     expect(body.error.message).not.toContain("secret");
     expect(peers.calls).toEqual([]);
+  });
+});
+
+/** Dotenv lines as a settings object (comments and blank lines skipped). */
+function dotenv(text: string): Record<string, string> {
+  return Object.fromEntries(
+    text
+      .split("\n")
+      .map((line) => /^([A-Z][A-Z0-9_]*)=(.*)$/.exec(line.trim()))
+      .flatMap((match) => (match ? [[match[1], match[2]]] : [])),
+  );
+}
+
+/** Every setting name unset: a deployment configured only by what a test passes. */
+const ALL_UNSET = Object.fromEntries([...settings.vars, ...settings.secrets].map((name) => [name, ""]));
+
+describe("Should refuse placeholder values, naming the placeholder and never the value", () => {
+  const example = dotenv(inject("devVarsExample"));
+
+  it("answers 503 config_invalid for an unedited .dev.vars.example", async () => {
+    expect(Object.keys(example)).toEqual(
+      expect.arrayContaining(["OPENAI_API_KEY", "CHATKIT_WORKFLOW_ID", "AUTH_ISSUER", "AUTH_AUDIENCE"]),
+    );
+    const response = await callWith({ env: { ...ALL_UNSET, ...example } }, "GET", "/healthz");
+
+    expect(response.status).toBe(503);
+    const { error } = (await response.json()) as { error: { code: string; message: string } };
+    expect(error.code).toBe("config_invalid");
+    for (const name of ["OPENAI_API_KEY", "CHATKIT_WORKFLOW_ID", "AUTH_ISSUER", "AUTH_AUDIENCE"]) {
+      expect(error.message).toContain(`${name} is still a placeholder`);
+    }
+    for (const value of ["sk-proj", "wf_", "your-tenant.us.auth0.com", "chatkit-gate.example.com"]) {
+      expect(error.message).not.toContain(value);
+    }
+  });
+
+  it("answers 200 once the example's placeholders are replaced", async () => {
+    const edited = {
+      ...example,
+      OPENAI_API_KEY: "sk-proj-Abc123",
+      CHATKIT_WORKFLOW_ID: "wf_68df4b13b3588190a09d19288d4610ec",
+      AUTH_ISSUER: "https://acme.us.auth0.com/",
+      AUTH_AUDIENCE: "https://chat.acme.test",
+    };
+    const response = await callWith({ env: { ...ALL_UNSET, ...edited } }, "GET", "/healthz");
+
+    expect(response.status).toBe(200);
+  });
+
+  it.each([
+    ["an API key ending in ...", { OPENAI_API_KEY: "sk-proj-..." }, "OPENAI_API_KEY", '"..."'],
+    ["an API key ending in …", { OPENAI_API_KEY: "sk-proj-abc…" }, "OPENAI_API_KEY", '"…"'],
+    ["a workflow id wf_...", { CHATKIT_WORKFLOW_ID: "wf_..." }, "CHATKIT_WORKFLOW_ID", '"..."'],
+    ["a your-tenant issuer", { AUTH_ISSUER: "https://your-tenant.us.auth0.com/" }, "AUTH_ISSUER", 'a "your-" host'],
+    [
+      "an example.com audience",
+      { AUTH_AUDIENCE: "https://chatkit-gate.example.com" },
+      "AUTH_AUDIENCE",
+      "the documentation domain example.com",
+    ],
+    [
+      "a JWKS URL with a <tenant> slot",
+      { AUTH_JWKS_URL: "https://<tenant>.auth0.test/.well-known/jwks.json" },
+      "AUTH_JWKS_URL",
+      "an <angle-bracket> slot",
+    ],
+    [
+      "a provider entry's <tenant-id> issuer",
+      {
+        ...NO_SINGLE,
+        AUTH_PROVIDERS: '[{"issuer":"https://login.microsoftonline.com/<tenant-id>/v2.0","audience":"x"}]',
+      },
+      "AUTH_PROVIDERS[0].issuer",
+      "an <angle-bracket> slot",
+    ],
+    [
+      "a provider entry's example.com audience",
+      { ...NO_SINGLE, AUTH_PROVIDERS: '[{"issuer":"https://a.test","audience":"https://api.example.com"}]' },
+      "AUTH_PROVIDERS[0].audience",
+      "the documentation domain example.com",
+    ],
+    ["an HS256 secret left as ...", { AUTH_HS256_SECRET: "..." }, "AUTH_HS256_SECRET", '"..."'],
+  ])("%s", (_name, overrides, name, mark) => {
+    expect(problemsFor(overrides)).toContain(
+      `${name} is still a placeholder (${mark}): set the real value (locally in .dev.vars; deployed with wrangler secret put or in [vars])`,
+    );
+  });
+});
+
+describe("Should know every setting it reads, in settings.json and in wrangler.toml", () => {
+  const secrets = new Set(settings.secrets);
+  const known = new Set([...settings.vars, ...settings.secrets]);
+
+  /** Parses `env` through a Proxy and returns every name the parser looked up. */
+  const namesRead = (env: Record<string, unknown>): Set<string> => {
+    const read = new Set<string>();
+    const proxy = new Proxy(env, {
+      get(target, key, receiver) {
+        if (typeof key === "string") read.add(key);
+        return Reflect.get(target, key, receiver);
+      },
+      has(target, key) {
+        if (typeof key === "string") read.add(key);
+        return Reflect.has(target, key);
+      },
+      getOwnPropertyDescriptor(target, key) {
+        if (typeof key === "string") read.add(key);
+        return Reflect.getOwnPropertyDescriptor(target, key);
+      },
+    });
+    try {
+      parseConfig(proxy);
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+    }
+    return read;
+  };
+
+  // Enough configurations to walk every branch that reads a setting.
+  const read = new Set(
+    [
+      { ...ALL_UNSET, ...TEST_ENV },
+      { ...ALL_UNSET, ...TEST_ENV, USER_ID_MODE: "hmac", USER_ID_SECRET: "u".repeat(40), AUTH_USER_CLAIM: "email" },
+      { ...ALL_UNSET, ...TEST_ENV, AUTH_ALGORITHMS: "HS256", AUTH_HS256_SECRET: "h".repeat(40) },
+      { ...ALL_UNSET, ...TEST_ENV, ...NO_SINGLE, AUTH_PROVIDERS: TWO("a|", "b|") },
+      { ...ALL_UNSET, ...TEST_ENV, CHATKIT_MODE: "self-hosted", CHATKIT_SERVER_URL: "https://chatkit.test/chatkit" },
+      {},
+    ].flatMap((env) => [...namesRead(env)]),
+  );
+
+  it("reads only names listed in src/config/settings.json", () => {
+    expect(read.size).toBeGreaterThan(20);
+    expect([...read].filter((name) => !known.has(name))).toEqual([]);
+  });
+
+  it.each(Object.entries(inject("wranglerVarNames")))(
+    "declares every var, and no secret, in the [vars] of %s",
+    (_environment, vars) => {
+      expect([...read].filter((name) => !secrets.has(name) && !vars.includes(name))).toEqual([]);
+      expect([...vars].sort()).toEqual([...settings.vars].sort());
+      expect(vars.filter((name) => secrets.has(name))).toEqual([]);
+    },
+  );
+});
+
+describe("Should keep a bare wrangler deploy away from the deployed environments", () => {
+  it("gives the top level a name of its own, and each environment its own", () => {
+    const { "(top level)": top, ...environments } = inject("wranglerWorkerNames");
+
+    expect(Object.keys(environments)).toEqual(["staging", "production"]);
+    expect(environments).toEqual({ staging: "chatkit-gate-staging", production: "chatkit-gate" });
+    expect(top).toBeTypeOf("string");
+    expect(Object.values(environments)).not.toContain(top);
   });
 });

@@ -46,7 +46,7 @@ async function sign(key: ProviderKey, header: Header, claims: JWTPayload, overri
 export const AUTH0 = {
   issuer: "https://chatkit-demo.us.auth0.com/",
   /** The API identifier from Dashboard > Applications > APIs; any string, often a URL. */
-  api: "https://chatkit-gate.example.com",
+  api: "https://chatkit-gate.acme.test",
   clientId: "tP1V9rKpYQ0c8x3dZf6mJ2wH4nL7sA5e",
   /** `<connection>|<id>`: the social or database connection the user signed in with. */
   sub: "google-oauth2|103547991597142817347",
