@@ -6,6 +6,7 @@
 export type ErrorCode =
   | "invalid_request"
   | "invalid_token"
+  | "forbidden"
   | "session_not_found"
   | "not_found"
   | "payload_too_large"
@@ -22,6 +23,7 @@ export type ErrorCode =
 export const ERROR_STATUS = {
   invalid_request: 400,
   invalid_token: 401,
+  forbidden: 403,
   session_not_found: 404,
   not_found: 404,
   payload_too_large: 413,
