@@ -1,4 +1,5 @@
 import { readCapped } from "../http/body";
+import { cancelledMismatch } from "./answers";
 import { UpstreamError, type UpstreamFailure } from "./failures";
 import type { ChatSessionResource, CreateChatSessionBody } from "./types";
 
@@ -33,10 +34,18 @@ export class ChatKitClient {
     return this.call("/chatkit/sessions", JSON.stringify(body));
   }
 
-  /** @param timeoutMs a shorter bound than the client's, for a retry inside a deadline */
-  cancelSession(sessionId: string, timeoutMs = this.options.timeoutMs): Promise<ChatKitResult> {
+  /**
+   * Resolves only when ChatKit answers with this session, `cancelled`; any
+   * other answer is an {@link UpstreamError}, so a cancel is never recorded
+   * on the strength of an answer about something else.
+   * @param timeoutMs a shorter bound than the client's, for a retry inside a deadline
+   */
+  async cancelSession(sessionId: string, timeoutMs = this.options.timeoutMs): Promise<ChatKitResult> {
     if (!SESSION_ID.test(sessionId)) throw new TypeError("cancelSession needs a cksess_ id");
-    return this.call(`/chatkit/sessions/${sessionId}/cancel`, undefined, timeoutMs);
+    const result = await this.call(`/chatkit/sessions/${sessionId}/cancel`, undefined, timeoutMs);
+    const field = cancelledMismatch(result.session, sessionId);
+    if (field !== undefined) throw new UpstreamError({ kind: "unexpected_session", field }, result.requestId);
+    return result;
   }
 
   private async call(

@@ -1,4 +1,5 @@
 import { GateError } from "../http/errors";
+import type { SessionMismatch } from "./answers";
 
 /** Every way a ChatKit call can fail, as seen from the gateway. */
 export type UpstreamFailure =
@@ -8,7 +9,9 @@ export type UpstreamFailure =
   /** 4xx other than 429: our key, workflow or request was refused, never the caller's fault. */
   | { kind: "rejected"; status: number }
   | { kind: "server_error"; status: number }
-  | { kind: "invalid_response" };
+  | { kind: "invalid_response" }
+  /** A readable answer about the wrong session, or one not in the state asked for (see answers.ts). */
+  | { kind: "unexpected_session"; field: SessionMismatch };
 
 export class UpstreamError extends Error {
   readonly failure: UpstreamFailure;
@@ -43,5 +46,10 @@ export function upstreamGateError(failure: UpstreamFailure): GateError {
       return new GateError("upstream_error", `ChatKit failed (${failure.status})`);
     case "invalid_response":
       return new GateError("upstream_error", "ChatKit sent an answer the gateway could not read");
+    case "unexpected_session":
+      return new GateError(
+        "upstream_error",
+        `ChatKit answered with a session whose ${failure.field} is not what was asked`,
+      );
   }
 }

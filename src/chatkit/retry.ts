@@ -2,7 +2,7 @@ import type { ChatKitClient, ChatKitResult } from "./client";
 import { UpstreamError, type UpstreamFailure } from "./failures";
 
 /** A cancel is idempotent, so it is tried this many times within one request before it is left to the sweep. */
-const CANCEL_ATTEMPTS = 3;
+export const CANCEL_ATTEMPTS = 3;
 /** First backoff; it doubles, with full jitter, so retries from many isolates spread out. */
 const BACKOFF_BASE_MS = 100;
 /** A longer Retry-After than this is not waited out inside a user's request: the sweep takes over. */
@@ -14,6 +14,12 @@ export interface RetryDeps {
   /** Milliseconds since the epoch. */
   clock: () => number;
   sleep: (ms: number) => Promise<void>;
+  /**
+   * Asked before each retry; false keeps the last failure, because the
+   * invocation's share of subrequests is spent. Absent, retries are bounded
+   * by {@link CANCEL_ATTEMPTS} and the deadline only.
+   */
+  mayRetry?: () => boolean;
 }
 
 /** Failures worth another attempt: the request may not have reached ChatKit, or ChatKit asked us to wait. */
@@ -56,6 +62,7 @@ export async function cancelWithRetries(
       const wait = waitFor(error.failure, attempt, deps.clock());
       const last = attempt + 1 >= CANCEL_ATTEMPTS || !retryable(error.failure) || wait > MAX_RETRY_AFTER_MS;
       if (last || deps.clock() + wait + MIN_ATTEMPT_MS * (CANCEL_ATTEMPTS - attempt - 1) > deadline) throw error;
+      if (deps.mayRetry && !deps.mayRetry()) throw error;
       await deps.sleep(wait);
     }
   }

@@ -1,7 +1,7 @@
 /**
- * Statuses kept in KV. An active session past `expires_at` is reported as
- * `expired` without a write; the sweep stores `expired` when it gives up on
- * a pending cancel because the session ended by itself.
+ * Statuses kept in KV. A session past `expires_at` that was not cancelled is
+ * reported as `expired` without a write (the sweep no longer stores it; it
+ * stays valid for records written before).
  */
 export type SessionStatus = "active" | "cancelled" | "cancel_pending" | "expired";
 

@@ -1,6 +1,7 @@
 import type { Context } from "hono";
 import { Hono } from "hono/tiny";
-import { ChatKitClient, SESSION_ID } from "../chatkit/client";
+import { createdMismatch } from "../chatkit/answers";
+import { ChatKitClient, type ChatKitResult, SESSION_ID } from "../chatkit/client";
 import { UpstreamError, upstreamGateError } from "../chatkit/failures";
 import type { CreateChatSessionBody } from "../chatkit/types";
 import { readJsonBody } from "../http/body";
@@ -9,8 +10,9 @@ import { GateError } from "../http/errors";
 import { log } from "../http/log";
 import { type CancelDeps, cancelAll, cancelSession, needsCancel } from "./cancel";
 import { parseCreateRequest } from "./create-request";
+import { KvBudget } from "./kv-budget";
 import { type SessionRecord, toView } from "./record";
-import { SessionStore } from "./store";
+import { LIST_PAGE_SIZE, readPages, SessionStore } from "./store";
 
 type Ctx = Context<GateEnv>;
 
@@ -19,6 +21,14 @@ type Ctx = Context<GateEnv>;
  * the longest a caller may have to wait, so that is what Retry-After says.
  */
 export const CREATE_LIMIT_RETRY_AFTER_SECONDS = 60;
+
+/**
+ * KV list pages one list request follows (each one of the Free plan's 1,000
+ * daily lists). It stops earlier once a page's worth of records is in hand.
+ */
+export const LIST_PAGES_PER_REQUEST = 5;
+/** KV cursors are opaque base64 or base64url text; anything else never came from a list. */
+export const LIST_CURSOR = /^[A-Za-z0-9+/=_-]{1,1024}$/;
 
 const notFound = () => new GateError("session_not_found", "No such session for this user");
 
@@ -30,10 +40,11 @@ export function chatKitClient(c: Ctx, deps: GateDeps): ChatKitClient {
 
 /** The session routes, mounted under `/v1/chatkit/sessions` behind {@link requireUser}. */
 export function sessionRoutes(deps: GateDeps) {
-  const store = (c: Ctx) => new SessionStore(c.env.SESSIONS, deps.now);
-  const cancelDeps = (c: Ctx): CancelDeps => ({
+  /** One store per request: it carries the request's KV budget and refreshes the sweep's marker once. */
+  const store = (c: Ctx) => new SessionStore(c.env.SESSIONS, deps.now, new KvBudget());
+  const cancelDeps = (c: Ctx, sessions: SessionStore): CancelDeps => ({
     client: chatKitClient(c, deps),
-    store: store(c),
+    store: sessions,
     now: deps.now,
     retry: { clock: Date.now, sleep: deps.sleep },
     deadline: Date.now() + deps.upstreamTimeoutMs,
@@ -41,9 +52,9 @@ export function sessionRoutes(deps: GateDeps) {
     onStoreFailure: (error) => log("error", "kv_write_failed", { request_id: c.var.requestId, error: String(error) }),
   });
   /** The caller's record for a path id; malformed ids never reach KV. */
-  const ownRecord = async (c: Ctx): Promise<SessionRecord> => {
+  const ownRecord = async (c: Ctx, sessions: SessionStore): Promise<SessionRecord> => {
     const id = c.req.param("session_id") ?? "";
-    const record = SESSION_ID.test(id) ? await store(c).get(c.var.ownerKey, id) : null;
+    const record = SESSION_ID.test(id) ? await sessions.get(c.var.ownerKey, id) : null;
     if (record === null) throw notFound();
     return record;
   };
@@ -51,6 +62,8 @@ export function sessionRoutes(deps: GateDeps) {
   return new Hono<GateEnv>()
     .post("/", async (c) => {
       const { config, user, ownerKey, claims } = c.var;
+      // Validated first: a body that can never succeed must not spend the user's create limit.
+      const request = parseCreateRequest(await readJsonBody(c.req.raw), config, claims);
       // Absent binding, no limit: see docs/operations.md.
       const limiter = (c.env as Partial<Env>).CREATE_LIMITER;
       if (limiter && !(await limiter.limit({ key: ownerKey })).success) {
@@ -58,7 +71,6 @@ export function sessionRoutes(deps: GateDeps) {
           "Retry-After": String(CREATE_LIMIT_RETRY_AFTER_SECONDS),
         });
       }
-      const request = parseCreateRequest(await readJsonBody(c.req.raw), config, claims);
       const body: CreateChatSessionBody = {
         user,
         workflow: request.stateVariables
@@ -70,17 +82,7 @@ export function sessionRoutes(deps: GateDeps) {
       if (config.chatkitConfiguration) body.chatkit_configuration = config.chatkitConfiguration;
 
       const client = chatKitClient(c, deps);
-      let created: Awaited<ReturnType<ChatKitClient["createSession"]>>;
-      try {
-        // Never retried: create has no idempotency key, and a retry after a lost answer would open a second session.
-        created = await client.createSession(body);
-      } catch (error) {
-        if (!(error instanceof UpstreamError)) throw error;
-        c.set("upstreamRequestId", error.requestId);
-        throw upstreamGateError(error.failure);
-      }
-      const { session, requestId } = created;
-      c.set("upstreamRequestId", requestId);
+      const session = await openSession(c, client, body);
       const record: SessionRecord = {
         session_id: session.id,
         status: "active",
@@ -93,27 +95,93 @@ export function sessionRoutes(deps: GateDeps) {
       } catch (error) {
         // An untracked session could never be listed or cancelled by its owner: withdraw it.
         log("error", "kv_write_failed", { request_id: c.var.requestId, error: String(error) });
-        c.executionCtx.waitUntil(client.cancelSession(session.id).catch(() => {}));
+        withdraw(c, client, session.id);
         throw new GateError("storage_unavailable", "The session could not be recorded; try again");
       }
       return c.json({ ...toView(record, deps.now()), client_secret: session.client_secret }, 201);
     })
     .get("/", async (c) => {
-      const { records, complete } = await store(c).list(c.var.ownerKey);
+      const sessions = store(c);
+      const { items, cursor } = await readPages((from) => sessions.listPage(c.var.ownerKey, from), {
+        cursor: listCursor(c),
+        maxPages: LIST_PAGES_PER_REQUEST,
+        enough: LIST_PAGE_SIZE,
+      });
       const now = deps.now();
-      const data = records.sort((a, b) => b.created_at - a.created_at).map((record) => toView(record, now));
-      return c.json({ data, has_more: !complete });
+      const data = items.sort(newestFirst).map((record) => toView(record, now));
+      return c.json(cursor === undefined ? { data, has_more: false } : { data, has_more: true, cursor });
     })
     .post("/cancel_all", async (c) => {
-      const { records } = await store(c).list(c.var.ownerKey);
-      return c.json(await cancelAll(records, c.var.ownerKey, cancelDeps(c)));
+      const sessions = store(c);
+      const result = await cancelAll(c.var.ownerKey, cancelDeps(c, sessions));
+      if (!result.complete) log("warn", "cancel_all_incomplete", { request_id: c.var.requestId, ...result });
+      return c.json(result);
     })
-    .get("/:session_id", async (c) => c.json(toView(await ownRecord(c), deps.now())))
+    .get("/:session_id", async (c) => c.json(toView(await ownRecord(c, store(c)), deps.now())))
     .post("/:session_id/cancel", async (c) => {
-      const record = await ownRecord(c);
+      const sessions = store(c);
+      const record = await ownRecord(c, sessions);
       // Idempotent: a cancelled or expired session is answered from KV, with no upstream call and no write.
       if (!needsCancel(record, deps.now())) return c.json(toView(record, deps.now()));
-      const settled = await cancelSession(record, c.var.ownerKey, cancelDeps(c));
+      const settled = await cancelSession(record, c.var.ownerKey, cancelDeps(c, sessions));
       return c.json(toView(settled, deps.now()), settled.status === "cancel_pending" ? 202 : 200);
     });
+
+  /**
+   * The upstream create, never retried: create has no idempotency key, and a
+   * retry after a lost answer would open a second session. The answer must
+   * be an active session for this user within the asked lifetime; anything
+   * else is withdrawn and answered 502.
+   */
+  async function openSession(c: Ctx, client: ChatKitClient, body: CreateChatSessionBody) {
+    const startedAt = deps.now();
+    let created: ChatKitResult;
+    try {
+      created = await client.createSession(body);
+    } catch (error) {
+      if (!(error instanceof UpstreamError)) throw error;
+      c.set("upstreamRequestId", error.requestId);
+      throw upstreamGateError(error.failure);
+    }
+    const { session, requestId } = created;
+    c.set("upstreamRequestId", requestId);
+    const field = createdMismatch(session, {
+      user: body.user,
+      expiresAfterSeconds: body.expires_after.seconds,
+      startedAt,
+      endedAt: deps.now(),
+    });
+    if (field === undefined) return session;
+    log("error", "upstream_session_mismatch", { request_id: c.var.requestId, field });
+    withdraw(c, client, session.id);
+    throw upstreamGateError({ kind: "unexpected_session", field });
+  }
+}
+
+/** Cancels a session the caller will never hear of, after the response; one attempt, logged if it fails. */
+function withdraw(c: Ctx, client: ChatKitClient, sessionId: string): void {
+  c.executionCtx.waitUntil(
+    client.cancelSession(sessionId).catch((error: unknown) => {
+      log("error", "withdraw_failed", { request_id: c.var.requestId, error: String(error) });
+    }),
+  );
+}
+
+/** The `cursor` query parameter of the list route, or a 400 when it is not one the list could have given. */
+function listCursor(c: Ctx): string | undefined {
+  const values = c.req.queries("cursor") ?? [];
+  if (values.length === 0) return undefined;
+  const [cursor] = values;
+  if (values.length > 1 || cursor === undefined || !LIST_CURSOR.test(cursor)) {
+    throw new GateError("invalid_request", "cursor must be a single value returned by this list as `cursor`");
+  }
+  return cursor;
+}
+
+/**
+ * Newest first by `created_at`, which has whole seconds; sessions created in
+ * the same second follow in `session_id` order, so the order is total.
+ */
+function newestFirst(a: SessionRecord, b: SessionRecord): number {
+  return b.created_at - a.created_at || (a.session_id < b.session_id ? -1 : a.session_id > b.session_id ? 1 : 0);
 }

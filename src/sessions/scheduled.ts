@@ -2,6 +2,7 @@ import { ChatKitClient } from "../chatkit/client";
 import { ConfigError, loadConfig } from "../config/config";
 import type { GateDeps } from "../http/context";
 import { log } from "../http/log";
+import { KvBudget } from "./kv-budget";
 import { SessionStore } from "./store";
 import { sweepPendingCancels } from "./sweep";
 
@@ -23,10 +24,12 @@ export function sweepHandler(deps: GateDeps): ExportedHandlerScheduledHandler<En
         baseUrl: config.openaiBaseUrl,
         timeoutMs: deps.upstreamTimeoutMs,
       }),
-      store: new SessionStore(env.SESSIONS, deps.now),
+      // A cron run is one invocation, with its own 1,000 KV operations.
+      store: new SessionStore(env.SESSIONS, deps.now, new KvBudget()),
       now: deps.now,
       onStoreFailure: (error) => log("error", "kv_write_failed", { event_source: "sweep", error: String(error) }),
     });
-    log(result.pending > 0 ? "warn" : "info", "sweep", { ...result, duration_ms: Date.now() - started });
+    const level = result.refused > 0 ? "error" : result.pending > 0 || !result.complete ? "warn" : "info";
+    log(level, "sweep", { ...result, duration_ms: Date.now() - started });
   };
 }

@@ -61,15 +61,20 @@ export const CREATED_SCHEMA: Schema = {
 export const LIST_SCHEMA: Schema = {
   type: "object",
   required: ["data", "has_more"],
-  properties: { data: { type: "array", items: SESSION_SCHEMA }, has_more: { type: "boolean" } },
+  properties: {
+    data: { type: "array", items: SESSION_SCHEMA },
+    has_more: { type: "boolean", description: "True when more sessions remain: ask again with `cursor`." },
+    cursor: { type: "string", description: "Present when has_more: pass it as the `cursor` query parameter." },
+  },
 };
 
 export const CANCEL_ALL_SCHEMA: Schema = {
   type: "object",
-  required: ["cancelled", "pending"],
+  required: ["cancelled", "pending", "complete"],
   properties: {
     cancelled: { type: "integer", minimum: 0, description: "Cancels ChatKit confirmed now." },
     pending: { type: "integer", minimum: 0, description: "Cancels left to the sweep (cancel_pending)." },
+    complete: { type: "boolean", description: "False when some sessions were not reached: call again." },
   },
 };
 

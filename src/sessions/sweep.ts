@@ -1,10 +1,15 @@
 import type { ChatKitClient } from "../chatkit/client";
 import { UpstreamError } from "../chatkit/failures";
-import { CANCEL_BATCH, eachConcurrently, recordCancelled } from "./cancel";
-import type { SessionStore } from "./store";
+import { eachConcurrently, nothingLeftToCancel, recordCancelled, UPSTREAM_CALLS_PER_INVOCATION } from "./cancel";
+import { type PendingCancel, readPages, type SessionStore } from "./store";
 
-/** One list call returns at most 1000 keys; more than one batch per minute is never needed. */
-const PENDING_LIST_LIMIT = 1000;
+/**
+ * Pages of the pending index one run follows; it stops earlier once it has
+ * a batch. Each page is one of the Free plan's 1,000 daily lists.
+ */
+export const SWEEP_LIST_PAGES = 5;
+/** KV operations one entry needs without a retry: read the record, write it, delete the index entry. */
+const SWEEP_KV_OPERATIONS = 3;
 
 export interface SweepDeps {
   client: ChatKitClient;
@@ -15,48 +20,93 @@ export interface SweepDeps {
 }
 
 export interface SweepResult {
-  /** ChatKit confirmed the cancel. */
+  /** False when the marker said no cancel was owed, so the run cost one read and no list. */
+  listed: boolean;
+  /** ChatKit confirmed the cancel, or has no such session (404). */
   cancelled: number;
-  /** The session ended by itself first; stored as `expired`. */
+  /** The session ended by itself first: nothing is owed, and KV drops the entry at its expiry. */
   expired: number;
-  /** Still owed: ChatKit did not confirm this time. */
+  /** Still owed: not confirmed this time, or not reached in this run. */
   pending: number;
-  /** Index entries already settled (cancelled elsewhere, or the record is gone). */
+  /** Of those still owed, ChatKit refused the cancel with a 4xx (our key or request): worth an alert. */
+  refused: number;
+  /** Index entries already settled elsewhere (the record says cancelled or expired). */
   cleared: number;
+  /** False when the index has more pages than this run read. */
+  complete: boolean;
 }
+
+type Outcome = "cancelled" | "expired" | "pending" | "refused" | "cleared";
 
 /**
  * Settles pending cancels from the index, one upstream attempt each, until
- * ChatKit confirms or the session has expired. Safe to run twice at once:
- * every step is idempotent (ChatKit's cancel, the record write, the index
- * delete), so an overlap costs a duplicate call, never a wrong state.
+ * ChatKit confirms or the session has expired. An idle run reads one marker
+ * key and lists nothing. Safe to run twice at once: every step is
+ * idempotent (ChatKit's cancel, the record write, the index delete), so an
+ * overlap costs a duplicate call, never a wrong state.
  */
 export async function sweepPendingCancels(deps: SweepDeps): Promise<SweepResult> {
-  const result: SweepResult = { cancelled: 0, expired: 0, pending: 0, cleared: 0 };
-  const entries = await deps.store.listPending(PENDING_LIST_LIMIT);
-  result.pending = Math.max(0, entries.length - CANCEL_BATCH);
-  await eachConcurrently(entries.slice(0, CANCEL_BATCH), async ({ sessionId, ownerKey }) => {
-    const record = await deps.store.get(ownerKey, sessionId);
-    if (record === null || record.status === "cancelled" || record.status === "expired") {
-      await deps.store.clearPending(sessionId);
-      result.cleared++;
-      return;
-    }
-    if (deps.now() >= record.expires_at) {
-      await deps.store.put(ownerKey, { ...record, status: "expired" });
-      await deps.store.clearPending(sessionId);
-      result.expired++;
-      return;
-    }
+  const result: SweepResult = {
+    listed: false,
+    cancelled: 0,
+    expired: 0,
+    pending: 0,
+    refused: 0,
+    cleared: 0,
+    complete: true,
+  };
+  if (!(await deps.store.mayHavePending())) return result;
+  result.listed = true;
+  const listed = await readPages((cursor) => deps.store.pendingPage(cursor), {
+    maxPages: SWEEP_LIST_PAGES,
+    enough: UPSTREAM_CALLS_PER_INVOCATION,
+  });
+  result.complete = listed.cursor === undefined;
+  const now = deps.now();
+  const live = listed.items.filter((entry) => entry.record === undefined || now < entry.record.expires_at);
+  result.expired = listed.items.length - live.length;
+  result.pending = Math.max(0, live.length - UPSTREAM_CALLS_PER_INVOCATION);
+  await eachConcurrently(live.slice(0, UPSTREAM_CALLS_PER_INVOCATION), async (entry) => {
+    if (!deps.store.budget.hold(SWEEP_KV_OPERATIONS)) return void result.pending++;
     try {
-      await deps.client.cancelSession(sessionId);
-    } catch (error) {
-      if (!(error instanceof UpstreamError)) throw error;
-      result.pending++;
-      return;
+      const outcome = await settle(entry, deps);
+      if (outcome === "refused") result.pending++;
+      result[outcome]++;
+    } finally {
+      deps.store.budget.release(SWEEP_KV_OPERATIONS);
     }
-    await recordCancelled(record, ownerKey, true, deps);
-    result.cancelled++;
   });
   return result;
+}
+
+/** One index entry: cleared only once the cancel is confirmed elsewhere or here, or the session has ended. */
+async function settle(entry: PendingCancel, deps: SweepDeps): Promise<Outcome> {
+  const { sessionId, ownerKey } = entry;
+  const stored = await deps.store.get(ownerKey, sessionId);
+  if (stored?.status === "cancelled" || stored?.status === "expired") {
+    await deps.store.clearPending(sessionId);
+    return "cleared";
+  }
+  // An empty read may only be KV lagging behind the write: the entry's own copy of the record stands in.
+  const record = stored ?? entry.record;
+  // An entry from before records were carried, with a lagging read: try again next minute.
+  if (record === undefined) return "pending";
+  if (deps.now() >= record.expires_at) return "expired";
+  try {
+    await cancelOnce(deps.client, sessionId);
+  } catch (error) {
+    if (!(error instanceof UpstreamError)) throw error;
+    return error.failure.kind === "rejected" ? "refused" : "pending";
+  }
+  await recordCancelled(record, ownerKey, true, deps);
+  return "cancelled";
+}
+
+/** The sweep's upstream call: one attempt, since the cron trigger is the retry loop. */
+async function cancelOnce(client: ChatKitClient, sessionId: string): Promise<void> {
+  try {
+    await client.cancelSession(sessionId);
+  } catch (error) {
+    if (!(error instanceof UpstreamError && nothingLeftToCancel(error.failure))) throw error;
+  }
 }

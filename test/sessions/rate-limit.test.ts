@@ -33,6 +33,22 @@ describe("Should limit session creation per user with the rate limiting binding"
     expect(await kvEntries()).toHaveLength(4);
   });
 
+  it("validates the body before spending the limit: three invalid bodies cost no create", async () => {
+    const strict = { env: { CREATE_LIMITER: (env as unknown as { STRICT_LIMITER: RateLimit }).STRICT_LIMITER } };
+    const frank = await mintToken({ sub: `frank-${crypto.randomUUID()}` });
+
+    const statuses: number[] = [];
+    for (const body of [{ workflow: "nope" }, "{", { user: "bob" }])
+      statuses.push((await callWith(strict, "POST", "/v1/chatkit/sessions", { token: frank, body })).status);
+    for (let i = 0; i < 3; i++)
+      statuses.push((await callWith(strict, "POST", "/v1/chatkit/sessions", { token: frank })).status);
+    const limited = await callWith(strict, "POST", "/v1/chatkit/sessions", { token: frank });
+
+    expect(statuses).toEqual([400, 400, 400, 201, 201, 201]);
+    expect(await errorOf(limited)).toMatchObject({ status: 429, code: "rate_limited" });
+    expect(peers.upstreamCalls()).toHaveLength(3);
+  });
+
   it("keys the limit by the mapped user, not by token", async () => {
     const calls: unknown[] = [];
     const spy = {

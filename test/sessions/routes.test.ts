@@ -328,7 +328,7 @@ describe("POST /v1/chatkit/sessions/cancel_all", () => {
     const response = await call("POST", "/v1/chatkit/sessions/cancel_all", { token: alice });
 
     expect(response.status).toBe(200);
-    expect(await response.json()).toEqual({ cancelled: 2, pending: 0 });
+    expect(await response.json()).toEqual({ cancelled: 2, pending: 0, complete: true });
     const cancelled = peers
       .upstreamCalls()
       .filter((c) => c.url.endsWith("/cancel"))
@@ -356,7 +356,7 @@ describe("POST /v1/chatkit/sessions/cancel_all", () => {
 
     const response = await call("POST", "/v1/chatkit/sessions/cancel_all", { token: alice });
 
-    expect(await response.json()).toEqual({ cancelled: 1, pending: 1 });
+    expect(await response.json()).toEqual({ cancelled: 1, pending: 1, complete: true });
     const byId = Object.fromEntries(
       (await kvEntries()).map((e) => [(e.value as { session_id: string }).session_id, e.value]),
     );
@@ -366,7 +366,7 @@ describe("POST /v1/chatkit/sessions/cancel_all", () => {
 
     peers.chatkit = undefined;
     const retry = await call("POST", "/v1/chatkit/sessions/cancel_all", { token: alice });
-    expect(await retry.json()).toEqual({ cancelled: 1, pending: 0 });
+    expect(await retry.json()).toEqual({ cancelled: 1, pending: 0, complete: true });
     const after = (await kvEntries()).find((e) => (e.value as { session_id: string }).session_id === a2.session_id);
     expect(after?.value).toMatchObject({ status: "cancelled", cancelled_at: expect.any(Number) });
   });
@@ -374,7 +374,7 @@ describe("POST /v1/chatkit/sessions/cancel_all", () => {
   it("answers zeroes for a user with nothing to cancel", async () => {
     const response = await call("POST", "/v1/chatkit/sessions/cancel_all", { token: bob });
 
-    expect(await response.json()).toEqual({ cancelled: 0, pending: 0 });
+    expect(await response.json()).toEqual({ cancelled: 0, pending: 0, complete: true });
     expect(peers.upstreamCalls()).toEqual([]);
   });
 });
