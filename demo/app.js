@@ -1,12 +1,19 @@
 // The demo page: signs in against the dev token issuer, then drives the
 // worker through chatkit-gate/client (bundled from client/index.ts and
-// served as /client.js by scripts/dev-demo-page.mjs).
+// served as /client.js by scripts/dev-demo-page.mjs). With
+// `?mode=self-hosted` (`npm run dev -- --self-hosted`), it chats through the
+// gate's /chatkit with `chatKitApi()` instead of starting sessions by hand.
+
+import { createChat } from "/chat.js";
 import { createChatKitGate } from "/client.js";
 import { describeError } from "/messages.js";
 
 const params = new URLSearchParams(location.search);
 const WORKER_URL = params.get("worker") ?? "http://127.0.0.1:8787";
 const ISSUER_URL = params.get("issuer") ?? "http://127.0.0.1:8788";
+const MODE = params.get("mode") === "self-hosted" ? "self-hosted" : "hosted";
+/** Any placeholder works on localhost: OpenAI checks the domain key when its component loads, never the gate. */
+const DOMAIN_KEY = "domain_pk_localhost_demo";
 /** Past the worker's 30 s clock tolerance, so the token is refused as expired. */
 const EXPIRED_TOKEN_AGE_SECONDS = 120;
 /** Countdowns tick once a second; they show whole seconds. */
@@ -21,8 +28,10 @@ const STATUS_LABELS = {
 };
 
 const $ = (selector) => document.querySelector(selector);
-/** The signed-in person, their token (memory only) and their gate client. */
+/** The signed-in person, their token (memory only), their gate client and, self-hosted, ChatKit's api. */
 let account = null;
+/** True while a reply streams: Stop is usable then, and only then. */
+let streaming = false;
 /** The session last started here, without its secret: `{session_id, status, expires_at}`. */
 let current = null;
 let busy = 0;
@@ -61,9 +70,10 @@ function clearMessages() {
 
 function updateControls() {
   document.body.dataset.busy = String(busy > 0);
-  for (const button of document.querySelectorAll("button:not(.quiet)")) {
+  for (const button of document.querySelectorAll("button:not(.quiet):not([data-while-streaming])")) {
     button.disabled = busy > 0 || (button.hasAttribute("data-needs-user") && account === null);
   }
+  $("#stop").disabled = !streaming;
   for (const button of document.querySelectorAll("[data-cancel]")) button.disabled = busy > 0;
 }
 
@@ -168,16 +178,21 @@ function signIn(user, { expired = false } = {}) {
         current = { ...session, maskedSecret: "" };
       },
     });
-    account = { user, gate };
+    // What useChatKit({ api }) would be given: the gate's /chatkit and a fetch that adds the session's secret.
+    account = { user, gate, api: MODE === "self-hosted" ? gate.chatKitApi({ domainKey: DOMAIN_KEY }) : undefined };
     current = null;
     $("#who").textContent = `Signed in as ${user}${expired ? " (with an expired token)" : ""}.`;
     renderSessions([], "Loading your sessions…");
+    chat?.reset(true);
+    chat?.renderThreads([], "Loading your threads…");
     try {
       await refreshList();
     } catch (error) {
       renderSessions([], "Your sessions could not be loaded.");
+      chat?.renderThreads([], "Your threads could not be loaded.");
       throw error;
     }
+    await chat?.refreshThreads();
   });
 }
 
@@ -217,11 +232,32 @@ function signOut() {
     current = null;
     $("#who").textContent = "Not signed in.";
     renderSessions([]);
+    chat?.reset(false);
+    chat?.renderThreads([]);
     const { cancelled } = await gate.cancelAll();
     showNotice(`Signed out ${user}; cancelled ${cancelled} session${cancelled === 1 ? "" : "s"}.`);
   });
 }
 
+const chat =
+  MODE === "self-hosted"
+    ? createChat({
+        getApi: () => account?.api,
+        run,
+        onStreaming(flag) {
+          streaming = flag;
+          updateControls();
+        },
+        onSessionsChanged: refreshList,
+      })
+    : undefined;
+
+document.body.dataset.mode = MODE;
+for (const element of document.querySelectorAll("[data-mode-only]")) {
+  element.hidden = element.dataset.modeOnly !== MODE;
+}
+// Chat and threads take steps 2 and 3 in self-hosted mode.
+if (MODE === "self-hosted") $("#sessions-step").textContent = "4";
 $("#worker-url").textContent = WORKER_URL;
 $("#issuer-url").textContent = ISSUER_URL;
 for (const button of document.querySelectorAll("[data-sign-in]")) {

@@ -17,6 +17,8 @@ const MESSAGES = {
   not_found: ["The gate does not know that address", "Check the worker URL."],
   internal_error: ["Something went wrong in the gate", "Try again."],
   unexpected_response: ["Something other than the gate answered", "Check the worker URL."],
+  forbidden: ["The gate does not allow that request", "Check the gate's settings."],
+  chatkit_server_error: ["The ChatKit server refused the request", "Start a new chat, or refresh your threads."],
 };
 
 const plural = (n, unit) => `${n} ${unit}${n === 1 ? "" : "s"}`;

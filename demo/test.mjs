@@ -4,8 +4,11 @@
 // does not read are named; demo mode takes no setting from the shell. Then
 // the demo page, walked through headless Chromium the way a person would,
 // saving a screenshot on the way: to test-results/demo.png, or to the
-// committed docs/demo.png with UPDATE_SCREENSHOT=1. Without Chromium the walk
-// is skipped with a message, and fails under CI=true (scripts/chromium.mjs).
+// committed docs/demo.png with UPDATE_SCREENSHOT=1. Then the self-hosted
+// flavour (`npm run dev -- --self-hosted`), started beside it: a message is
+// sent, its reply seen while it streams, and each person sees only their own
+// threads. Without Chromium the walks are skipped with a message, and fail
+// under CI=true (scripts/chromium.mjs).
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:http";
@@ -29,6 +32,16 @@ const VIEWPORT = { width: 1100, height: 800 };
 const SCREENSHOT =
   process.env.UPDATE_SCREENSHOT === "1" ? join(ROOT, "docs", "demo.png") : join(ROOT, "test-results", "demo.png");
 const FAILURE_SCREENSHOT = join(ROOT, "test-results", "demo-failure.png");
+const SELF_HOSTED_SCREENSHOT = join(ROOT, "test-results", "demo-self-hosted.png");
+const SELF_HOSTED_FAILURE_SCREENSHOT = join(ROOT, "test-results", "demo-self-hosted-failure.png");
+/** About 30 words: several seconds of reply at the demo's pace, so Stop lands mid-stream. */
+const LONG_MESSAGE = Array.from({ length: 30 }, (_, i) => `word${i + 1}`).join(" ");
+/** A Stop crosses the browser, wrangler and workerd before the server sees it and saves the partial answer. */
+const ABORT_SETTLES_MS = 5_000;
+/** How often the stopped thread is read back while the server saves it. */
+const POLL_MS = 200;
+/** The stand-in ChatKit server's fixed reply (scripts/chatkit-server.mjs). */
+const replyTo = (text) => `You said: ${text}`;
 /** What a masked client secret looks like on the page. */
 const MASKED_SECRET = /^ek_…[A-Za-z0-9]{4}$/;
 /** The stand-in's full secret: it must never be in the page. */
@@ -80,6 +93,115 @@ async function click(page, selector) {
 /** The demo page against a given worker; the issuer is always this run's. */
 const pageUrl = (urls, worker) =>
   `${urls.demo}/?worker=${encodeURIComponent(worker)}&issuer=${encodeURIComponent(urls.issuer)}`;
+
+const threadTitles = (page) => page.locator("#threads [data-open-thread]").allTextContents();
+const bubbles = (page) =>
+  page.locator("#transcript .msg").evaluateAll((els) => els.map((el) => [el.dataset.role, el.textContent]));
+
+/**
+ * Types `text` and sends it; resolves once the reply is complete (or
+ * stopped), with the reply's text as it was while still streaming.
+ */
+async function sendMessage(page, text, { stop = false } = {}) {
+  await page.fill("#message", text);
+  await page.click("#send");
+  // The reply as it arrives: some of it shown, the stream not done yet.
+  const partial = await page.waitForFunction(() => {
+    const reply = document.querySelector("#transcript .msg.assistant:last-child");
+    return reply?.dataset.state === "streaming" && reply.textContent.length > 0 && reply.textContent;
+  });
+  const seen = await partial.jsonValue();
+  if (stop) await page.click("#stop");
+  await settle(page);
+  const reply = page.locator("#transcript .msg.assistant").last();
+  return { seen, state: await reply.getAttribute("data-state"), text: await reply.textContent() };
+}
+
+async function walkSelfHosted(page, urls) {
+  await step("the page loads in self-hosted mode: chat and threads instead of starting sessions", async () => {
+    await page.goto(`${pageUrl(urls, urls.worker)}&mode=self-hosted`);
+    await page.waitForSelector("body[data-ready=true]");
+    expect((await page.getAttribute("body", "data-mode")) === "self-hosted", "not in self-hosted mode");
+    expect(await page.isVisible("#composer"), "no chat");
+    expect(await page.isVisible("#threads-title"), "no thread list");
+    expect(await page.isHidden("#start"), "Start session is shown in self-hosted mode");
+    expect(await page.isDisabled("#send"), "Send is enabled before sign-in");
+  });
+
+  await step("alice signs in and has no threads yet", async () => {
+    await click(page, "[data-sign-in=alice]");
+    expect((await page.textContent("#who")).includes("alice"), "not signed in as alice");
+    expect((await threadTitles(page)).length === 0, "alice already has threads");
+    expect((await page.textContent("#threads-empty")).startsWith("No threads yet"), "no empty-list message");
+  });
+
+  await step("she sends a message and sees the reply stream in, word by word", async () => {
+    const reply = await sendMessage(page, "Hello from alice");
+    const full = replyTo("Hello from alice");
+    expect(reply.state === "done" && reply.text === full, `reply: ${reply.state} "${reply.text}"`);
+    expect(reply.seen.length < full.length && full.startsWith(reply.seen), `not seen streaming: "${reply.seen}"`);
+    expect(JSON.stringify(await threadTitles(page)) === '["Hello from alice"]', "her thread is not listed");
+    // chatKitApi's fetch started a gate session on first use.
+    expect(JSON.stringify(await statuses(page)) === '["active"]', "the gate session is not listed");
+  });
+
+  await step("a second message continues the same thread; New chat starts another", async () => {
+    await sendMessage(page, "And a second one");
+    expect((await bubbles(page)).length === 4, "the thread does not show both turns");
+    expect((await threadTitles(page)).length === 1, "the second message opened a new thread");
+    await click(page, "#new-chat");
+    expect((await bubbles(page)).length === 0, "New chat kept the transcript");
+    await sendMessage(page, "A new thread");
+    expect(
+      JSON.stringify(await threadTitles(page)) === '["A new thread","Hello from alice"]',
+      `threads: ${await threadTitles(page)}`,
+    );
+    mkdirSync(dirname(SELF_HOSTED_SCREENSHOT), { recursive: true });
+    await page.screenshot({ path: SELF_HOSTED_SCREENSHOT });
+  });
+
+  await step("Stop ends the reply where it was, and the partial answer is kept", async () => {
+    const reply = await sendMessage(page, LONG_MESSAGE, { stop: true });
+    const full = replyTo(LONG_MESSAGE);
+    expect(reply.state === "stopped", `reply state ${reply.state}`);
+    expect(reply.text.length < full.length && full.startsWith(reply.text), `reply: "${reply.text}"`);
+    // Read back from the server: the thread holds what had streamed when Stop was pressed. The server saves it
+    // once the abort has crossed the gate to it, a moment after the page stopped reading.
+    const openNewest = async () => {
+      await click(page, "#threads li:first-child [data-open-thread]");
+      return (await bubbles(page)).at(-1);
+    };
+    const deadline = Date.now() + ABORT_SETTLES_MS;
+    let last = await openNewest();
+    while (last?.[0] !== "assistant" && Date.now() < deadline) {
+      await page.waitForTimeout(POLL_MS);
+      last = await openNewest();
+    }
+    expect(last?.[0] === "assistant" && full.startsWith(last[1]) && last[1].length < full.length, `kept: ${last}`);
+  });
+
+  await step("bob signs in and sees none of alice's threads; his own message makes his only thread", async () => {
+    await click(page, "[data-sign-in=bob]");
+    expect((await page.textContent("#who")).includes("bob"), "not signed in as bob");
+    expect((await threadTitles(page)).length === 0, `bob sees threads: ${await threadTitles(page)}`);
+    expect((await bubbles(page)).length === 0, "alice's conversation is still shown");
+    const reply = await sendMessage(page, "Hi from bob");
+    expect(reply.text === replyTo("Hi from bob"), `reply: ${reply.text}`);
+    expect(
+      JSON.stringify(await threadTitles(page)) === '["Hi from bob"]',
+      `bob's threads: ${await threadTitles(page)}`,
+    );
+  });
+
+  await step("alice, signed in again, has her threads and not bob's", async () => {
+    await click(page, "[data-sign-in=alice]");
+    const titles = await threadTitles(page);
+    expect(titles.length === 2 && !titles.includes("Hi from bob"), `alice's threads: ${titles}`);
+    await click(page, "#threads li:last-child [data-open-thread]");
+    const shown = await bubbles(page);
+    expect(shown[0]?.[1] === "Hello from alice" && shown.length === 4, `her first thread: ${JSON.stringify(shown)}`);
+  });
+}
 
 async function walkThrough(page, urls) {
   await step("the page loads, pointed at this run's worker and issuer", async () => {
@@ -292,6 +414,61 @@ async function shellChecks(urls, dev, shell, recorder) {
   );
 }
 
+/** `npm run dev -- --self-hosted`: the banner, the published key, and the page in Chromium. */
+async function selfHostedChecks(browser, dev) {
+  const urls = dev.urls;
+  section("npm run dev -- --self-hosted: the demo in front of a ChatKit server");
+  await step("the banner names the ChatKit server and the self-hosted page", async () => {
+    await dev.ready;
+    const output = dev.everything();
+    expect(output.includes(BANNER), "no demo banner");
+    expect(output.includes(`ChatKit server     ${urls.chatkit}/chatkit`), `banner lacks the server:\n${dev.output()}`);
+    expect(output.includes("mode=self-hosted"), "the banner's page URL does not open the self-hosted page");
+  });
+
+  await step("the worker publishes its signing key, and a ChatKit request goes through it to the server", async () => {
+    const jwks = await (await fetch(`${urls.worker}/.well-known/jwks.json`)).json();
+    expect(jwks.keys?.length === 1 && jwks.keys[0].alg === "ES256" && !("d" in jwks.keys[0]), JSON.stringify(jwks));
+    const { token } = await (await fetch(`${urls.issuer}/token?sub=carol`)).json();
+    const created = await fetch(`${urls.worker}/v1/chatkit/sessions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}` },
+    });
+    const { client_secret: secret } = await created.json();
+    expect(created.status === 201, `create: ${created.status}`);
+    const listed = await fetch(`${urls.worker}/chatkit`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${secret}`, "content-type": "application/json" },
+      body: JSON.stringify({ type: "threads.list", params: {} }),
+    });
+    const body = await listed.json();
+    expect(listed.status === 200 && Array.isArray(body.data), `threads.list: ${listed.status} ${JSON.stringify(body)}`);
+  });
+
+  if (!browser || sectionFailed) return;
+  await walkPage(browser, (page) => walkSelfHosted(page, urls), {
+    errorsStep: "the self-hosted page raised no uncaught errors",
+    failureScreenshot: SELF_HOSTED_FAILURE_SCREENSHOT,
+  });
+}
+
+/** Runs `walk` on a fresh page, then a step for uncaught page errors; screenshots the page if a step failed. */
+async function walkPage(browser, walk, { errorsStep, failureScreenshot }) {
+  const page = await browser.newPage({ viewport: VIEWPORT });
+  page.setDefaultTimeout(STEP_TIMEOUT_MS);
+  const pageErrors = [];
+  page.on("pageerror", (error) => pageErrors.push(error.message));
+  await walk(page);
+  await step(errorsStep, async () => {
+    expect(pageErrors.length === 0, pageErrors.join("\n"));
+  });
+  if (sectionFailed) {
+    mkdirSync(dirname(failureScreenshot), { recursive: true });
+    await page.screenshot({ path: failureScreenshot }).catch(() => {});
+    console.log(`  page at the failure: ${failureScreenshot}`);
+  }
+}
+
 async function main() {
   await devScriptChecks();
 
@@ -304,7 +481,7 @@ async function main() {
     withBrowser = false;
   }
 
-  const [worker, shadow, issuer, chatkit, demo, inspector, closed] = await freePorts(7);
+  const [worker, shadow, issuer, chatkit, demo, inspector, closed, ...selfHostedPorts] = await freePorts(12);
   const state = mkdtempSync(join(tmpdir(), "chatkit-gate-demo-test-"));
   const recorder = await startRecorder();
   // What a developer may have exported: all of it must stay out of demo mode.
@@ -335,16 +512,45 @@ async function main() {
       ),
     },
   );
+  // The self-hosted flavour, started now so both wranglers boot at once.
+  const [shWorker, shIssuer, shChatkit, shDemo, shInspector] = selfHostedPorts;
+  const selfHosted = startGroup(
+    "scripts/dev.mjs",
+    [
+      "--self-hosted",
+      "--persist-to",
+      join(state, "persist-self-hosted"),
+      "--inspector-port",
+      String(shInspector),
+      "--show-interactive-dev-session=false",
+    ],
+    { cwd: ROOT, env: devEnv({ PORT: shWorker, ISSUER_PORT: shIssuer, CHATKIT_PORT: shChatkit, DEMO_PORT: shDemo }) },
+  );
+  selfHosted.urls = {
+    worker: `http://127.0.0.1:${shWorker}`,
+    issuer: `http://127.0.0.1:${shIssuer}`,
+    chatkit: `http://127.0.0.1:${shChatkit}`,
+    demo: `http://127.0.0.1:${shDemo}`,
+  };
+  const shUrls = selfHosted.urls;
+  selfHosted.ready = waitFor200(
+    [`${shUrls.worker}/healthz`, `${shUrls.issuer}/jwks.json`, `${shUrls.chatkit}/healthz`, `${shUrls.demo}/client.js`],
+    { child: selfHosted.child, timeoutMs: READY_TIMEOUT_MS },
+  );
+  // Awaited in selfHostedChecks; a failure before then must not end the process as unhandled.
+  selfHosted.ready.catch(() => {});
   let browser;
   let interrupted = false;
   const cleanUp = async () => {
     await browser?.close().catch(() => {});
+    await selfHosted.stop();
     await dev.stop();
     await recorder.close();
     rmSync(state, { recursive: true, force: true });
   };
   // Last resort: whatever happens, the dev group does not outlive this process.
   process.on("exit", dev.killNow);
+  process.on("exit", selfHosted.killNow);
   for (const signal of ["SIGINT", "SIGTERM"]) {
     process.once(signal, () => {
       interrupted = true;
@@ -372,6 +578,7 @@ async function main() {
         console.log(`  - SKIPPED: ${CHROMIUM_MISSING}; under CI=true this fails`);
         results.push({ name: "the demo page in Chromium", ok: true, skipped: true, missing: true });
       }
+      await selfHostedChecks(undefined, selfHosted);
       return;
     }
     // Signals are handled above, so the browser is closed in order rather than by playwright's own handlers.
@@ -380,22 +587,17 @@ async function main() {
       handleSIGTERM: false,
       handleSIGHUP: false,
     });
-    const page = await browser.newPage({ viewport: VIEWPORT });
-    page.setDefaultTimeout(STEP_TIMEOUT_MS);
-    const pageErrors = [];
-    page.on("pageerror", (error) => pageErrors.push(error.message));
-    await walkThrough(page, urls);
-    await step("the page raised no uncaught errors", async () => {
-      expect(pageErrors.length === 0, pageErrors.join("\n"));
+    await walkPage(browser, (page) => walkThrough(page, urls), {
+      errorsStep: "the page raised no uncaught errors",
+      failureScreenshot: FAILURE_SCREENSHOT,
     });
-    if (sectionFailed) {
-      mkdirSync(join(ROOT, "test-results"), { recursive: true });
-      await page.screenshot({ path: FAILURE_SCREENSHOT }).catch(() => {});
-      console.log(`  page at the failure: ${FAILURE_SCREENSHOT}`);
-    }
+    await selfHostedChecks(browser, selfHosted);
   } catch (error) {
     results.push({ name: "set up the demo and the browser", ok: false });
-    if (!interrupted) console.log(`  ✗ ${error.message}\n--- npm run dev output (tail) ---\n${dev.output()}`);
+    if (!interrupted) {
+      console.log(`  ✗ ${error.message}\n--- npm run dev output (tail) ---\n${dev.output()}`);
+      console.log(`--- npm run dev -- --self-hosted output (tail) ---\n${selfHosted.output()}`);
+    }
   } finally {
     await cleanUp();
   }

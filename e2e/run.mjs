@@ -1,7 +1,9 @@
 // `npm run test:e2e`: chatkit-gate between real peers. Starts, on 127.0.0.1
 // with free ports: a real OpenID provider, OpenAI's ChatKit contract under
-// Prism, a recording ChatKit fake, the worker under `wrangler dev`, and
-// chromium; runs the flows; stops every peer, also on failure or a signal.
+// Prism, a recording ChatKit fake, the worker under `wrangler dev` (hosted
+// mode, and a second one in self-hosted mode in front of a real ChatKit
+// server), and chromium; runs the flows; stops every peer, also on failure
+// or a signal.
 import "./node-version.mjs";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, rmSync } from "node:fs";
@@ -11,7 +13,9 @@ import { fileURLToPath } from "node:url";
 import { flows } from "./flows/index.mjs";
 import { runFlows, summary } from "./harness.mjs";
 import { browserAvailable, CHROMIUM_PATH, startBrowser } from "./peers/browser.mjs";
+import { startChatKitServerPeer } from "./peers/chatkit-server.mjs";
 import { startFakeChatKit } from "./peers/fake-chatkit.mjs";
+import { gateSigningKey } from "./peers/gate-key.mjs";
 import {
   RESOURCE,
   RESOURCE_SCOPE,
@@ -44,6 +48,11 @@ const SETTINGS = {
   expiresAfterSeconds: 600,
   maxRequestsPerMinute: 10,
 };
+/**
+ * The self-hosted worker's own limit per gate session: every ChatKit request
+ * counts, and the time-to-first-event flow sends sixteen on one session.
+ */
+const SELF_HOSTED_REQUESTS_PER_MINUTE = 60;
 
 const started = Date.now();
 const peers = [];
@@ -92,6 +101,9 @@ async function startPeers() {
   register({ name: "oidc provider", stop: oidc.close, kill: () => {} });
   const fake = await startFakeChatKit({ apiKey: SETTINGS.apiKey });
   register({ name: "fake chatkit", stop: fake.close, kill: () => {} });
+  // Trusts the self-hosted worker once its URL is known (trustGate below).
+  const chatkitServer = await startChatKitServerPeer({ register, log: (line) => console.error(line) });
+  const signingKey = await gateSigningKey("e2e-gate-1");
 
   const vars = (baseUrl) => ({
     OPENAI_API_KEY: SETTINGS.apiKey,
@@ -110,6 +122,15 @@ async function startPeers() {
     AUTH_CLOCK_TOLERANCE_SECONDS: SETTINGS.clockToleranceSeconds,
     ALLOWED_ORIGINS: spa.allowedOrigin,
   });
+  // Self-hosted mode: the same identity settings, no OpenAI key; the gate signs with its own key.
+  const { OPENAI_API_KEY: _key, OPENAI_BASE_URL: _base, ...identity } = vars("");
+  const selfHostedVars = {
+    ...identity,
+    CHATKIT_MODE: "self-hosted",
+    CHATKIT_SERVER_URL: chatkitServer.url,
+    GATE_SIGNING_KEY: JSON.stringify(signingKey.privateJwk),
+    SESSION_MAX_REQUESTS_PER_MINUTE: SELF_HOSTED_REQUESTS_PER_MINUTE,
+  };
   const common = { repoRoot: REPO_ROOT, outputDir: OUTPUT_DIR, register };
   const spec = findSpec(REPO_ROOT);
   const startPrismSide = async () => {
@@ -120,11 +141,14 @@ async function startPeers() {
     ]);
     return { prism, worker };
   };
-  const [worker, prismSide, browser] = await Promise.all([
+  const [worker, selfHostedWorker, prismSide, browser] = await Promise.all([
     startWorker({ name: "fake", vars: vars(fake.baseUrl), testScheduled: true, ...common }),
+    startWorker({ name: "self-hosted", vars: selfHostedVars, testScheduled: false, ...common }),
     spec ? startPrismSide() : undefined,
     withBrowser ? startBrowser({ register }) : undefined,
   ]);
+  // The assertion's iss is the gate's origin as the request named it; aud defaults to the server's origin.
+  chatkitServer.trustGate({ jwksUrl: `${selfHostedWorker.url}/.well-known/jwks.json`, issuer: selfHostedWorker.url });
   const metadata = await (await fetch(`${oidc.issuer}/.well-known/openid-configuration`)).json();
   spa.configure({
     authorizationEndpoint: metadata.authorization_endpoint,
@@ -133,11 +157,13 @@ async function startPeers() {
     resource: RESOURCE,
     scope: `openid ${RESOURCE_SCOPE}`,
     workerUrl: worker.url,
+    selfHostedWorkerUrl: selfHostedWorker.url,
   });
 
   log(`peers up in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   log(`provider ${oidc.issuer} (keys ${oidc.kids.join(", ")})`);
   log(`worker   ${worker.url} → fake ChatKit ${fake.baseUrl}`);
+  log(`worker   ${selfHostedWorker.url} (self-hosted, key ${signingKey.kid}) → ChatKit server ${chatkitServer.url}`);
   if (prismSide) log(`worker   ${prismSide.worker.url} → Prism ${prismSide.prism.baseUrl} (${spec})`);
   else log("Prism    skipped: ../shared/upstream/chatkit-openapi.{yaml,json} not found beside the repository");
   if (browser)
@@ -155,6 +181,12 @@ async function startPeers() {
     worker,
     prism: prismSide?.prism,
     prismWorker: prismSide?.worker,
+    selfHosted: {
+      worker: selfHostedWorker,
+      server: chatkitServer,
+      signingKey,
+      maxRequestsPerMinute: SELF_HOSTED_REQUESTS_PER_MINUTE,
+    },
     browser,
     spa,
     tokens: {

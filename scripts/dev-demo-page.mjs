@@ -15,6 +15,8 @@ const FILES = {
   "/index.html": ["demo/index.html", "text/html; charset=utf-8"],
   "/app.js": ["demo/app.js", "text/javascript; charset=utf-8"],
   "/messages.js": ["demo/messages.js", "text/javascript; charset=utf-8"],
+  "/chat.js": ["demo/chat.js", "text/javascript; charset=utf-8"],
+  "/sse.js": ["demo/sse.js", "text/javascript; charset=utf-8"],
   "/style.css": ["demo/style.css", "text/css; charset=utf-8"],
 };
 

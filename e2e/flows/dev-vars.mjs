@@ -9,8 +9,10 @@ import { createHmac, randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { SignJWT } from "jose";
+import { createLocalJWKSet, jwtVerify, SignJWT } from "jose";
+import { startChatKitServer } from "../../scripts/chatkit-server.mjs";
 import { startFakeChatKit } from "../peers/fake-chatkit.mjs";
+import { gateSigningKey } from "../peers/gate-key.mjs";
 import { killGroupNow, spawnGroup, stopGroup } from "../processes.mjs";
 import { call, fatal, freePort, waitFor } from "../support.mjs";
 
@@ -24,6 +26,14 @@ const WRANGLER_ENV = {
 };
 /** The documented pseudonym (README, docs/security.md), computed here independently of the worker. */
 const PSEUDONYM_LABEL = "chatkit-gate/user-id/v1";
+
+/** An HS256 token for `sub`, as a shared-secret provider (Supabase's legacy secret) would mint it. */
+function hs256Token({ secret, issuer, sub }) {
+  const now = Math.floor(Date.now() / 1000);
+  return new SignJWT({ sub, aud: "authenticated", iss: issuer, iat: now, exp: now + 300 })
+    .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+    .sign(new TextEncoder().encode(secret));
+}
 
 /**
  * Every setting name, from the canonical list. They are removed from the
@@ -47,11 +57,15 @@ async function startWithDevVars({ repoRoot, outputDir, devVars }) {
   const main = JSON.stringify(join(repoRoot, "src", "index.ts"));
   assert.match(toml, /^main = .*$/m, "wrangler.toml has a top-level main");
   writeFileSync(join(dir, "wrangler.toml"), toml.replace(/^main = .*$/m, `main = ${main}`));
-  // dotenv: double quotes keep `#`, `|` and spaces literal; the values here never contain quotes or newlines.
+  // dotenv: quotes keep `#`, `|` and spaces literal; single quotes for a JSON value (GATE_SIGNING_KEY).
   writeFileSync(
     join(dir, ".dev.vars"),
     Object.entries(devVars)
-      .map(([key, value]) => `${key}="${value}"\n`)
+      .map(([key, value]) => {
+        const quote = value.includes('"') ? "'" : '"';
+        assert.ok(!value.includes(quote) && !value.includes("\n"), `${key} cannot be written to .dev.vars`);
+        return `${key}=${quote}${value}${quote}\n`;
+      })
       .join(""),
   );
   const port = await freePort();
@@ -143,10 +157,7 @@ export const devVarsFlows = [
         t.note("wrangler dev read .dev.vars beside its config and the worker's /healthz said ok");
 
         const sub = `user-${randomBytes(4).toString("hex")}`;
-        const now = Math.floor(Date.now() / 1000);
-        const token = await new SignJWT({ sub, aud: "authenticated", iss: issuer, iat: now, exp: now + 300 })
-          .setProtectedHeader({ alg: "HS256", typ: "JWT" })
-          .sign(new TextEncoder().encode(hs256Secret));
+        const token = await hs256Token({ secret: hs256Secret, issuer, sub });
         const created = await call(`${worker.url}/v1/chatkit/sessions`, { method: "POST", token });
 
         assert.equal(created.status, 201, `an HS256 token signed with AUTH_HS256_SECRET is accepted: ${created.text}`);
@@ -166,6 +177,69 @@ export const devVarsFlows = [
       } finally {
         await worker?.stop();
         await fake.close();
+      }
+    },
+  },
+  {
+    name: "GATE_SIGNING_KEY in .dev.vars signs the self-hosted worker's assertions under the real wrangler dev",
+    async run(ctx, t) {
+      const hs256Secret = randomBytes(32).toString("base64url");
+      const issuer = "https://hs256.dev-vars.test/auth/v1";
+      const signingKey = await gateSigningKey(`dev-vars-${randomBytes(4).toString("hex")}`);
+      const server = await startChatKitServer();
+      let worker;
+      try {
+        worker = await startWithDevVars({
+          repoRoot: ctx.repoRoot,
+          outputDir: ctx.outputDir,
+          devVars: {
+            CHATKIT_MODE: "self-hosted",
+            CHATKIT_SERVER_URL: server.url,
+            // A JSON secret, single-quoted in .dev.vars as dotenv allows.
+            GATE_SIGNING_KEY: JSON.stringify(signingKey.privateJwk),
+            AUTH_HS256_SECRET: hs256Secret,
+            AUTH_ISSUER: issuer,
+            AUTH_AUDIENCE: "authenticated",
+            AUTH_ALGORITHMS: "HS256",
+            AUTH_USER_PREFIX: "devvars|",
+          },
+        });
+        t.note("wrangler dev read .dev.vars in self-hosted mode and the worker's /healthz said ok");
+
+        const jwks = await call(`${worker.url}/.well-known/jwks.json`);
+        assert.equal(jwks.status, 200, jwks.text);
+        const { kty, crv, x, y, kid } = signingKey.publicJwk;
+        assert.deepEqual(jwks.json, { keys: [{ kty, crv, x, y, kid, alg: "ES256", use: "sig" }] });
+        t.note(`GATE_SIGNING_KEY: /.well-known/jwks.json publishes its public key (kid ${kid}), nothing else`);
+
+        server.trustGate({ jwksUrl: `${worker.url}/.well-known/jwks.json`, issuer: worker.url });
+        const sub = `user-${randomBytes(4).toString("hex")}`;
+        const created = await call(`${worker.url}/v1/chatkit/sessions`, {
+          method: "POST",
+          token: await hs256Token({ secret: hs256Secret, issuer, sub }),
+        });
+        assert.equal(created.status, 201, created.text);
+        const listed = await call(`${worker.url}/chatkit`, {
+          method: "POST",
+          token: created.json.client_secret,
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ type: "threads.list", params: {} }),
+        });
+        assert.equal(listed.status, 200, `the server accepted the gate's assertion: ${listed.text}`);
+        const [entry] = server.received;
+        assert.equal(server.received.length, 1);
+        assert.equal(entry.kid, kid);
+        assert.equal(entry.claims.sub, `devvars|${sub}`);
+        const { protectedHeader } = await jwtVerify(entry.assertion, createLocalJWKSet(jwks.json), {
+          issuer: worker.url,
+          audience: server.origin,
+          algorithms: ["ES256"],
+        });
+        assert.equal(protectedHeader.kid, kid);
+        t.note(`POST /chatkit → 200: the server verified an assertion signed with that key (sub devvars|${sub})`);
+      } finally {
+        await worker?.stop();
+        await server.close();
       }
     },
   },

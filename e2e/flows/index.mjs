@@ -5,6 +5,8 @@ import { browserFlows } from "./browser.mjs";
 import { devVarsFlows } from "./dev-vars.mjs";
 import { prismFlows } from "./prism.mjs";
 import { rotationFlows } from "./rotation.mjs";
+import { selfHostedFlows } from "./self-hosted.mjs";
+import { selfHostedBrowserFlows } from "./self-hosted-browser.mjs";
 import { sessionFlows } from "./sessions.mjs";
 import { sweepFlows } from "./sweep.mjs";
 
@@ -19,6 +21,9 @@ export const flows = [
   expiry,
   ...sweepFlows,
   ...browserFlows,
+  // Their own worker (self-hosted mode) and ChatKit server: nothing above depends on them.
+  ...selfHostedFlows,
+  ...selfHostedBrowserFlows,
   ...prismFlows,
   // Starts its own wrangler dev and ChatKit fake, so it can run anywhere; last, to keep the others' timing.
   ...devVarsFlows,

@@ -174,7 +174,7 @@ export const sessionFlows = [
       let mark = ctx.fake.calls.length;
       const all = await gate.cancelAll(token);
       assert.equal(all.status, 200, all.text);
-      assert.deepEqual(all.json, { cancelled: 2, pending: 0 });
+      assert.deepEqual(all.json, { cancelled: 2, pending: 0, complete: true });
       const cancelledPaths = ctx.fake
         .since(mark)
         .map((c) => c.path)
@@ -199,7 +199,7 @@ export const sessionFlows = [
 
       mark = ctx.fake.calls.length;
       const again = await gate.cancelAll(token);
-      assert.deepEqual(again.json, { cancelled: 0, pending: 0 });
+      assert.deepEqual(again.json, { cancelled: 0, pending: 0, complete: true });
       assert.equal(ctx.fake.since(mark).length, 0, "nothing left to cancel upstream");
       t.note("3 sessions, 1 already cancelled → {cancelled: 2, pending: 0}; ChatKit saw exactly those 2 cancels");
       t.note("frank's session stays active; a second cancel_all → {cancelled: 0, pending: 0} with no upstream call");

@@ -24,12 +24,18 @@ const WRANGLER_ENV = {
   X_LOCAL_EXPLORER: "true",
 };
 
-/** Double quotes keep `#`, `|` and spaces literal in dotenv; values never need quotes or newlines themselves. */
+/**
+ * Quotes keep `#`, `|` and spaces literal in dotenv: double quotes, or single
+ * quotes for a value holding double quotes (a JSON setting such as
+ * GATE_SIGNING_KEY). A value with both kinds, or a newline, cannot be written.
+ */
 function dotenv(vars) {
   return Object.entries(vars)
     .map(([key, value]) => {
-      if (/["\n]/.test(String(value))) throw new Error(`${key} cannot be written to an env file`);
-      return `${key}="${value}"\n`;
+      const text = String(value);
+      const quote = text.includes('"') ? "'" : '"';
+      if (text.includes("\n") || text.includes(quote)) throw new Error(`${key} cannot be written to an env file`);
+      return `${key}=${quote}${text}${quote}\n`;
     })
     .join("");
 }

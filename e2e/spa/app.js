@@ -3,6 +3,8 @@
 // is a public client), then ask the worker for a ChatKit session with the
 // access token. The worker is on another origin, so the browser sends a
 // CORS preflight first and only then the POST, if the worker allows it.
+// With `?flow=chatkit`, the signed-in page instead drives a self-hosted
+// gate's `/chatkit` through chatkit-gate/client (chatkit-flow.js).
 
 const config = await (await fetch("/config.json")).json();
 const show = (id, text) => {
@@ -20,10 +22,12 @@ const base64url = (bytes) =>
     .replace(/=+$/, "");
 const random = () => base64url(crypto.getRandomValues(new Uint8Array(32)));
 
-async function signIn(user) {
+async function signIn(user, flow) {
   const verifier = random();
   const state = random();
-  sessionStorage.setItem("pkce", JSON.stringify({ verifier, state, user }));
+  // A test may hand the page a client secret in the fragment, which no server sees; it must survive the sign-in.
+  const handed = new URLSearchParams(location.hash.slice(1)).get("secret");
+  sessionStorage.setItem("pkce", JSON.stringify({ verifier, state, user, flow, handed }));
   const challenge = base64url(
     new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier))),
   );
@@ -62,7 +66,7 @@ async function redeem(params) {
   const tokens = await response.json();
   if (!response.ok) throw new Error(`token endpoint: ${tokens.error}`);
   show("user", saved.user);
-  return tokens.access_token;
+  return { token: tokens.access_token, flow: saved.flow, handed: saved.handed };
 }
 
 async function createSession(token) {
@@ -89,8 +93,13 @@ async function createSession(token) {
 show("origin", location.origin);
 try {
   const params = new URLSearchParams(location.search);
-  if (location.pathname === "/callback") await createSession(await redeem(params));
-  else await signIn(params.get("user") ?? "alice");
+  if (location.pathname === "/callback") {
+    const { token, flow, handed } = await redeem(params);
+    if (flow === "chatkit") {
+      const { runChatKitFlow } = await import("/chatkit-flow.js");
+      await runChatKitFlow({ config, token, handed, finish });
+    } else await createSession(token);
+  } else await signIn(params.get("user") ?? "alice", params.get("flow") ?? "sessions");
 } catch (error) {
   finish("error", String(error));
 }
