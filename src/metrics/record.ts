@@ -1,0 +1,139 @@
+import type { ChatKitMode } from "../config/self-hosted";
+import type { ErrorCode } from "../http/errors";
+import { log } from "../http/log";
+import { type BlobField, type DoubleField, MAX_BLOB_BYTES, METRIC_COLUMNS, OWNER_KEY_SHAPE } from "./schema";
+
+/** The binding's name in wrangler.toml. */
+export const METRICS_BINDING = "METRICS";
+
+/**
+ * What one request did, as the gate's middleware knows it once the response
+ * is final. Every field is an id, a code or a number: never a token, a
+ * secret, a raw user id, a raw path or a request body.
+ */
+export interface RequestMetric {
+  /** The request method, e.g. `POST`. */
+  method: string;
+  /** The matched route's pattern (Hono's `c.req.routePath`), e.g. `/v1/chatkit/sessions/:session_id/cancel`; never the raw path. */
+  routePath: string;
+  status: number;
+  /** The refusal's error code; absent on success. */
+  code?: ErrorCode;
+  /** The issuer of the verified token; absent when no token was verified (an unverified `iss` is never passed). */
+  provider?: string;
+  /** The configured workflow alias a create resolved to; absent for the default workflow and other routes. */
+  alias?: string;
+  /** Absent when the configuration did not load. */
+  mode?: ChatKitMode;
+  /** The whole request, in milliseconds. */
+  durationMs: number;
+  /** Time spent waiting for ChatKit, summed over the request's upstream calls (see {@link UpstreamTimer}). */
+  upstreamMs?: number;
+  /** How many upstream calls the request made. */
+  upstreamCalls?: number;
+  /** The KV owner key from `ownerKeyFor`; absent when no user was verified. Anything else is not recorded. */
+  ownerKey?: string;
+}
+
+/** What {@link recordRequest} did: `absent` without a binding, `failed` when the binding threw. */
+export type MetricOutcome = "written" | "absent" | "failed";
+
+/** Blob values of a data point, by field. */
+type Blobs = Record<BlobField, string>;
+/** Double values of a data point, by field. */
+type Doubles = Record<DoubleField, number>;
+
+/**
+ * The data point for one request, laid out by {@link METRIC_COLUMNS}: each
+ * value goes to the position its column number names. Blobs are cut to
+ * {@link MAX_BLOB_BYTES}; a number that is not finite and non-negative is
+ * written as 0; an owner key that does not have the owner key's shape is
+ * written as "", so a raw user id can never become the index.
+ */
+export function toDataPoint(metric: RequestMetric): AnalyticsEngineDataPoint {
+  const blobs: Blobs = {
+    route: `${metric.method} ${metric.routePath}`,
+    status: String(metric.status),
+    code: metric.code ?? "",
+    provider: metric.provider ?? "",
+    alias: metric.alias ?? "",
+    mode: metric.mode ?? "",
+  };
+  const doubles: Doubles = {
+    durationMs: metric.durationMs,
+    upstreamMs: metric.upstreamMs ?? 0,
+    upstreamCalls: metric.upstreamCalls ?? 0,
+  };
+  const owner = metric.ownerKey !== undefined && OWNER_KEY_SHAPE.test(metric.ownerKey) ? metric.ownerKey : "";
+  return {
+    blobs: place(blobs, "blob", capBytes),
+    doubles: place(doubles, "double", nonNegative),
+    indexes: [owner],
+  };
+}
+
+/**
+ * Writes one data point for the request to `dataset`. Without a binding
+ * nothing is written; a binding that throws is logged once per binding
+ * (by error name only) and never fails the request.
+ */
+export function recordRequest(dataset: AnalyticsEngineDataset | undefined, metric: RequestMetric): MetricOutcome {
+  if (dataset === undefined) return "absent";
+  try {
+    // writeDataPoint queues the point and returns at once: nothing to await, no waitUntil needed.
+    dataset.writeDataPoint(toDataPoint(metric));
+    return "written";
+  } catch (error) {
+    if (!failingDatasets.has(dataset)) {
+      failingDatasets.add(dataset);
+      log("warn", "metrics_write_failed", { error: error instanceof Error ? error.name : typeof error });
+    }
+    return "failed";
+  }
+}
+
+/** Bindings already reported as failing: one log line per isolate, not one per request. */
+const failingDatasets = new WeakSet<AnalyticsEngineDataset>();
+
+/**
+ * The `METRICS` binding of `env`, if it is one: anything else under that
+ * name (a var, say) counts as absent rather than failing every write.
+ */
+export function metricsBinding(env: object): AnalyticsEngineDataset | undefined {
+  const candidate: unknown = (env as Record<string, unknown>)[METRICS_BINDING];
+  return typeof candidate === "object" &&
+    candidate !== null &&
+    typeof (candidate as AnalyticsEngineDataset).writeDataPoint === "function"
+    ? (candidate as AnalyticsEngineDataset)
+    : undefined;
+}
+
+/** Orders values by the number in their column name (`blob3` is position 3). */
+function place<F extends BlobField | DoubleField, V, W>(
+  values: Record<F, V>,
+  prefix: "blob" | "double",
+  clean: (value: V) => W,
+): W[] {
+  const placed: W[] = [];
+  for (const field of Object.keys(values) as F[]) {
+    placed[Number(METRIC_COLUMNS[field].slice(prefix.length)) - 1] = clean(values[field]);
+  }
+  return placed;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** The longest prefix of `value` within {@link MAX_BLOB_BYTES} of UTF-8, never splitting a character. */
+function capBytes(value: string): string {
+  const bytes = encoder.encode(value);
+  if (bytes.length <= MAX_BLOB_BYTES) return value;
+  let end = MAX_BLOB_BYTES;
+  // Step back over UTF-8 continuation bytes (10xxxxxx) to a character boundary.
+  while (end > 0 && ((bytes[end] as number) & 0xc0) === 0x80) end--;
+  return decoder.decode(bytes.subarray(0, end));
+}
+
+function nonNegative(value: number): number {
+  return Number.isFinite(value) && value > 0 ? value : 0;
+}
