@@ -54,7 +54,10 @@ export const prismFlows = [
       if (known.length > 0) {
         t.note(`Prism's own example breaks OpenAI's response schema (${[...new Set(known)].join("; ")}); ignored`);
       }
-      if (create.movedExpiry) t.note("the example's 2024 expires_at was moved into the future so the session is live");
+      const adjusted = [create, cancel].flatMap((e) => e.adjusted);
+      if (adjusted.length > 0) {
+        t.note(`Prism's example session was made to echo the request (${[...new Set(adjusted)].join(", ")})`);
+      }
     },
   },
   {

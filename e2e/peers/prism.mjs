@@ -74,16 +74,16 @@ export async function startPrism({ spec, repoRoot, outputDir, register }) {
 
     const violations = parseViolations(upstream.headers["sl-violations"]);
     let text = upstream.text;
-    let movedExpiry = false;
-    // The spec's example session expired in 2024; served as is, the worker would rightly treat every
-    // session as expired and never cancel it upstream. Only that timestamp is moved into the future.
+    let adjusted = [];
+    // Prism serves the spec's one example session whatever was asked: user_789, cancelled, expired
+    // in 2024. The worker rightly refuses such an answer to a create (a session for someone else
+    // that is not active), so the fields that must echo the request are set from it. Prism has
+    // already validated the request itself, which is what this peer is for.
     if (upstream.status < 300 && /json/.test(upstream.headers["content-type"] ?? "")) {
       const json = parseJson(text);
-      const now = Math.floor(Date.now() / 1000);
-      if (Number.isInteger(json?.expires_at) && json.expires_at < now) {
-        json.expires_at = now + EXAMPLE_SESSION_SECONDS;
+      if (json !== undefined && json !== null) {
+        adjusted = echoRequest(json, path, parseJson(body));
         text = JSON.stringify(json);
-        movedExpiry = true;
       }
     }
     exchanges.push({
@@ -95,7 +95,7 @@ export async function startPrism({ spec, repoRoot, outputDir, register }) {
       status: upstream.status,
       requestViolations: violations.filter((v) => v.location?.[0] !== "response"),
       responseViolations: violations.filter((v) => v.location?.[0] === "response"),
-      movedExpiry,
+      adjusted,
     });
     const headers = { ...upstream.headers, "content-length": Buffer.byteLength(text) };
     delete headers["transfer-encoding"];
@@ -130,4 +130,27 @@ export async function startPrism({ spec, repoRoot, outputDir, register }) {
     exchanges,
     lines,
   };
+}
+
+/**
+ * Sets the example session's fields that must echo the request, as the real API would: on a
+ * create the caller's user, `active` and an expiry within the asked window; on a cancel the
+ * path's id and `cancelled`. Returns the names of the fields it changed.
+ */
+function echoRequest(session, path, request) {
+  const now = Math.floor(Date.now() / 1000);
+  const wanted = {};
+  const cancel = /^\/chatkit\/sessions\/([^/]+)\/cancel$/.exec(path);
+  if (cancel) {
+    wanted.id = cancel[1];
+    wanted.status = "cancelled";
+    if (!(session.expires_at > now)) wanted.expires_at = now + EXAMPLE_SESSION_SECONDS;
+  } else if (path === "/chatkit/sessions") {
+    wanted.user = request?.user;
+    wanted.status = "active";
+    wanted.expires_at = now + (request?.expires_after?.seconds ?? EXAMPLE_SESSION_SECONDS);
+  }
+  const changed = Object.keys(wanted).filter((key) => session[key] !== wanted[key]);
+  for (const key of changed) session[key] = wanted[key];
+  return changed;
 }
