@@ -3,8 +3,8 @@
 // rate limiter binding, with console output dropped, and with neither, next
 // to the floor, the floor plus one KV write, and the usual way. It is not in
 // the default run because it takes about three minutes on its own.
-import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { bundleWithoutConsole, configWithoutLimiter } from "../support/gate-variants.mjs";
 import { CONNECTIONS, measuredRun, startLoadRig, startServers } from "../support/load-rig.mjs";
 import { grouped, heading, line, ms, table } from "../support/print.mjs";
 import { median } from "../support/stats.mjs";
@@ -15,23 +15,6 @@ const REQUESTS_PER_RUN = 1_000;
 const ROUNDS = 3;
 /** Unmeasured creates per variant first. */
 const WARMUP_REQUESTS = 200;
-
-/** wrangler.toml without its [[ratelimits]] tables, so CREATE_LIMITER is unbound and the gate skips the limit. */
-function configWithoutLimiter(projectDir, dir) {
-  const source = readFileSync(join(projectDir, "wrangler.toml"), "utf8");
-  const stripped = source.replace(/^\[\[ratelimits\]\][\s\S]*?(?=^\[|(?![\s\S]))/gm, "");
-  const path = join(dir, "wrangler.no-limiter.toml");
-  writeFileSync(path, stripped);
-  return path;
-}
-
-/** The bundle with every console method replaced by a no-op before it runs. */
-function bundleWithoutConsole(bundle) {
-  const path = join(bundle.dir, "quiet.js");
-  const prelude = "for (const m of ['log','info','warn','error','debug']) console[m] = () => {};\n";
-  writeFileSync(path, prelude + readFileSync(bundle.entry, "utf8"));
-  return path;
-}
 
 export async function diagnoseSection({ bundle, projectDir }) {
   heading("3b", `Where the gate's workerd CPU goes under wrangler dev (${CONNECTIONS} connections, creates)`);

@@ -22,6 +22,12 @@ export async function startLoadPeersThread({ users }) {
       worker.postMessage("counts");
       return (await answer).counts;
     },
+    /** Switches the peers to another delay profile (see NO_DELAYS in load-peers.mjs); resolves once in force. */
+    setDelays: async (delays) => {
+      const answer = next("delays-set");
+      worker.postMessage({ type: "delays", delays });
+      await answer;
+    },
     close: async () => {
       worker.postMessage("close");
       await Promise.race([once(worker, "exit"), new Promise((resolve) => setTimeout(resolve, 2_000))]);

@@ -12,7 +12,10 @@ export const CONNECTIONS = 20;
 /** Each user creates at most this many sessions over the whole bench, well under the gate's 10-a-minute limit. */
 const CREATES_PER_USER = 5;
 
-/** Starts the peers with enough users for `totalRequests` creates, and hands out their tokens in turn. */
+/**
+ * Starts the peers with enough users for `totalRequests` creates, and hands
+ * out their tokens in turn; `peers.setDelays` switches their delay profile.
+ */
 export async function startLoadRig(totalRequests) {
   const peers = await startLoadPeersThread({ users: Math.ceil(totalRequests / CREATES_PER_USER) });
   let cursor = 0;
@@ -95,7 +98,10 @@ export async function measuredRun(rig, server, amount) {
   const before = await rig.peers.counts();
   const cpuBefore = workerdCpuSeconds(server.pgid);
   const result = await autocannonRun(server.url, amount, rig.nextToken);
-  const cpuMs = ((workerdCpuSeconds(server.pgid) - cpuBefore) * 1000) / Math.max(1, result.answered);
+  const cpuSpent = workerdCpuSeconds(server.pgid) - cpuBefore;
+  // Less CPU after than before: a workerd process ended during the run (wrangler dev restarted it), and its
+  // time went with it. The run's CPU is then unknown, not negative.
+  const cpuMs = cpuSpent < 0 ? Number.NaN : (cpuSpent * 1000) / Math.max(1, result.answered);
   const jwks = (await rig.peers.counts()).jwks - before.jwks;
   return { ...result, cpuMs, jwks };
 }

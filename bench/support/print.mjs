@@ -34,6 +34,7 @@ export const percent = (value) => `${(value * 100).toFixed(0)}%`;
 
 export const grouped = (value) => Math.round(value).toLocaleString("en-US");
 
-export const ms = (value) => value.toFixed(1);
+/** Milliseconds; "n/a" for a figure that could not be measured (NaN). */
+export const ms = (value) => (Number.isFinite(value) ? value.toFixed(1) : "n/a");
 
 export const usd = (value) => `$${value.toFixed(2)}`;

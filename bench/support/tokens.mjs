@@ -4,7 +4,8 @@
 import { randomBytes } from "node:crypto";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 
-export const ISSUER = "https://idp.bench.example";
+/** `.test` (RFC 2606, for testing): the worker refuses the documentation domains (`example.*`) as placeholders. */
+export const ISSUER = "https://idp.bench.test";
 export const AUDIENCE = "chatkit-gate";
 export const SUBJECT = "alice";
 /** Tokens outlive the whole bench, including the JWKS section's simulated minutes. */
@@ -44,13 +45,17 @@ export async function createKeys() {
 
 export const jwksOf = (keys) => ({ keys: [keys.RS256.jwk, keys.ES256.jwk] });
 
-/** A token the bench IdP would issue; `kid` and the signing key can be overridden for the storm. */
-export function mint(signingKey, alg, { kid, sub = SUBJECT } = {}) {
+/**
+ * A token the bench IdP would issue; `kid` and the signing key can be
+ * overridden for the storm. `jti` makes a token unlike any other of the same
+ * user and second, as a refreshed token is.
+ */
+export function mint(signingKey, alg, { kid, sub = SUBJECT, jti } = {}) {
   const now = Math.floor(Date.now() / 1000);
   const header = kid === undefined ? { alg, typ: "JWT" } : { alg, kid, typ: "JWT" };
-  return new SignJWT({ iss: ISSUER, aud: AUDIENCE, sub, iat: now, exp: now + TOKEN_SECONDS })
-    .setProtectedHeader(header)
-    .sign(signingKey);
+  const claims = { iss: ISSUER, aud: AUDIENCE, sub, iat: now, exp: now + TOKEN_SECONDS };
+  if (jti !== undefined) claims.jti = jti;
+  return new SignJWT(claims).setProtectedHeader(header).sign(signingKey);
 }
 
 export const mintAsymmetric = (key, options = {}) => mint(key.privateKey, key.alg, { kid: key.kid, ...options });

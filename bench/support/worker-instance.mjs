@@ -7,8 +7,9 @@ import { CHATKIT_BASE_URL, JWKS_URL } from "./fake-peers.mjs";
 import { AUDIENCE, ISSUER } from "./tokens.mjs";
 
 /** Requests carry the SPA's origin, as a browser call does, so CORS work is included. */
-const ORIGIN = "https://app.example.com";
-const BASE = "https://gate.bench.example";
+export const ORIGIN = "https://app.example.com";
+/** Where the worker is called; `.test`, like the other bench hosts. */
+export const BASE = "https://gate.bench.test";
 
 /** A complete configuration, like test/support/env.ts, against the in-memory peers. */
 export const BASE_VARS = {
@@ -52,6 +53,8 @@ export function isolateEnv(vars, kv) {
   const { OPENAI_API_KEY: apiKey, ...rest } = vars;
   const env = { ...rest, SESSIONS: kv, CREATE_LIMITER: ALWAYS_ALLOW };
   const counter = { parses: 0 };
+  // Self-hosted mode has no API key (setting one is config_invalid): nothing to count then.
+  if (apiKey === undefined) return { env, counter };
   Object.defineProperty(env, "OPENAI_API_KEY", {
     enumerable: true,
     get() {
@@ -100,17 +103,19 @@ function endRequestTimers() {
 /**
  * Calls the worker and reads the whole answer; waits for ctx.waitUntil work,
  * as workerd would before the request's context ends. Once no request is in
- * flight, their timers end too.
+ * flight, their timers end too. `init` adds a body and headers (a ChatKit
+ * request, for instance).
  */
 export function caller(worker, env, served = { requests: 0 }) {
-  return async (method, path, token) => {
+  return async (method, path, token, init = {}) => {
     const pending = [];
     const ctx = { waitUntil: (promise) => pending.push(promise), passThroughOnException() {}, props: {} };
-    const headers = { origin: ORIGIN };
+    const headers = { origin: ORIGIN, ...init.headers };
     if (token !== undefined) headers.authorization = `Bearer ${token}`;
     inFlight++;
     try {
-      const response = await worker.fetch(new Request(`${BASE}${path}`, { method, headers }), env, ctx);
+      const request = new Request(`${BASE}${path}`, { method, headers, body: init.body });
+      const response = await worker.fetch(request, env, ctx);
       const body = await response.text();
       if (pending.length > 0) await Promise.allSettled(pending);
       served.requests++;
