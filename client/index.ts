@@ -66,6 +66,11 @@ export interface CancelAllResult {
   cancelled: number;
   /** Sessions ChatKit has not confirmed yet; the worker's sweep finishes them. */
   pending: number;
+  /**
+   * False when the gate could not reach every session in this call (a very
+   * long session list, or its per-request limits): call `cancelAll()` again.
+   */
+  complete: boolean;
 }
 
 /** The optional body of a create, as the worker accepts it. */
@@ -243,9 +248,15 @@ export function createChatKitGate(options: ChatKitGateOptions): ChatKitGate {
       // Dropped before anything is awaited: even if the gate cannot be reached, the secret is gone.
       await apiSession.revoke();
       const body = (await send(transport, "POST", url("/cancel_all"))) as Partial<CancelAllResult> | null;
-      if (typeof body?.cancelled !== "number" || typeof body.pending !== "number") throw unexpected("cancel_all");
+      if (
+        typeof body?.cancelled !== "number" ||
+        typeof body.pending !== "number" ||
+        typeof body.complete !== "boolean"
+      ) {
+        throw unexpected("cancel_all");
+      }
       handedOut.clear();
-      return { cancelled: body.cancelled, pending: body.pending };
+      return { cancelled: body.cancelled, pending: body.pending, complete: body.complete };
     },
     async settled() {
       while (background.size > 0) await Promise.all(background);

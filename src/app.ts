@@ -7,6 +7,8 @@ import { gateCors } from "./http/cors";
 import { GateError } from "./http/errors";
 import { log } from "./http/log";
 import { openApiDocument } from "./http/openapi";
+import { modes } from "./modes";
+import { MODE_ROUTES, type RouteKey } from "./modes/mode";
 import { sessionRoutes } from "./sessions/routes";
 import { sweepHandler } from "./sessions/scheduled";
 
@@ -39,6 +41,7 @@ export function createWorker(overrides: Partial<GateDeps> = {}) {
 /** Builds the worker's HTTP app; tests and benchmarks inject the clock and timeout. */
 export function createApp(overrides: Partial<GateDeps> = {}) {
   const deps: GateDeps = { ...defaultDeps, ...overrides };
+  const modeFor = modes(deps);
   const app = new Hono<GateEnv>();
 
   app.use(async (c, next) => {
@@ -64,7 +67,9 @@ export function createApp(overrides: Partial<GateDeps> = {}) {
   });
   app.use(async (c, next) => {
     try {
-      c.set("config", loadConfig(c.env as unknown as Record<string, unknown>));
+      const config = loadConfig(c.env as unknown as Record<string, unknown>);
+      c.set("config", config);
+      c.set("mode", modeFor(config));
     } catch (error) {
       if (error instanceof ConfigError) {
         if (!loggedConfigErrors.has(error)) {
@@ -89,6 +94,14 @@ export function createApp(overrides: Partial<GateDeps> = {}) {
   app.get("/openapi.json", (c) => c.json(openApiDocument(c.var.config)));
   app.use("/v1/*", requireUser(deps));
   app.route("/v1/chatkit/sessions", sessionRoutes(deps));
+  // Every mode's extra routes are registered; the configured mode serves its own, the others are 404.
+  for (const [key, { method, path }] of Object.entries(MODE_ROUTES)) {
+    app.on(method, path, (c, next) => {
+      const handler = c.var.mode.routes[key as RouteKey];
+      if (handler === undefined) throw new GateError("not_found", "No such route");
+      return handler(c, next);
+    });
+  }
 
   app.notFound((c) => c.json(new GateError("not_found", "No such route").toBody(), 404));
   app.onError((error, c) => {

@@ -1,8 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { callWith } from "./support/app";
+import { callWith, gateWith } from "./support/app";
 import { TEST_ENV } from "./support/env";
 import { call, clearKv, kvEntries } from "./support/http";
 import { mintToken, Peers } from "./support/peers";
+import { SELF_HOSTED_ENV, signingKeys, UPLOADS_ON } from "./support/self-hosted";
 
 /** Distinctive, so any leak of it is found. */
 const USER_ID_SECRET = "user-id-SECRET-pepper-0123456789abcdef";
@@ -78,5 +79,58 @@ describe("Should keep secrets out of logs, KV and error responses", () => {
       expect(stored).not.toContain(raw);
       for (const line of lines) expect(line).not.toContain(raw);
     }
+  });
+
+  it("in self-hosted mode: client secrets, assertions, the signing key and tokens stay out of logs, KV and answers", async () => {
+    const gate = gateWith({ env: { ...SELF_HOSTED_ENV, ...UPLOADS_ON } });
+    const alice = await mintToken({ sub: "alice@example.com" });
+    const secrets = new Set<string>([alice, signingKeys.current.d as string, signingKeys.previous.d as string]);
+    const bodies: string[] = [];
+    const keep = async (response: Response) => {
+      bodies.push(await response.text());
+      return response;
+    };
+
+    const created = (await (await gate.call("POST", "/v1/chatkit/sessions", { token: alice })).json()) as {
+      session_id: string;
+      client_secret: string;
+    };
+    secrets.add(created.client_secret);
+    const chatkit = (body: string) => gate.call("POST", "/chatkit", { token: created.client_secret, body });
+    await keep(await chatkit('{"type":"threads.list","params":{}}'));
+    peers.server = () => new Response("down", { status: 500 });
+    await keep(await chatkit('{"type":"threads.list","params":{}}'));
+    peers.server = () => {
+      throw new TypeError("unreachable");
+    };
+    await keep(await chatkit('{"type":"threads.list","params":{}}'));
+    peers.server = undefined;
+    await keep(await chatkit("{not json"));
+    await keep(await gate.call("POST", "/chatkit", { token: `${created.client_secret.slice(0, -3)}AAA`, body: "{}" }));
+    await keep(await gate.call("GET", "/.well-known/jwks.json"));
+    await keep(await gate.call("GET", "/openapi.json"));
+    await keep(await gate.call("POST", `/v1/chatkit/sessions/${created.session_id}/cancel`, { token: alice }));
+    await keep(await chatkit('{"type":"threads.list","params":{}}'));
+    // A broken key set is refused by position, never echoed.
+    await keep(
+      await callWith(
+        { env: { ...SELF_HOSTED_ENV, GATE_SIGNING_KEY: JSON.stringify({ ...signingKeys.current, crv: "P-384" }) } },
+        "GET",
+        "/healthz",
+      ),
+    );
+    const assertions = peers.serverCalls().map((call) => call.headers["chatkit-gate-assertion"] as string);
+    expect(assertions.length).toBeGreaterThanOrEqual(3);
+    for (const assertion of assertions) secrets.add(assertion);
+
+    const stored = JSON.stringify([...(await kvEntries("")), ...(await kvEntries("pending:"))]);
+    expect(lines.length).toBeGreaterThanOrEqual(9);
+    for (const secret of secrets) {
+      for (const line of lines) expect(line).not.toContain(secret);
+      for (const body of bodies) expect(body).not.toContain(secret);
+      expect(stored).not.toContain(secret);
+    }
+    for (const line of lines) expect(line).not.toContain("alice@example.com");
+    expect(stored).not.toContain("alice@example.com");
   });
 });

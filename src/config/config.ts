@@ -1,10 +1,13 @@
 import type { ChatkitConfigurationParam } from "../chatkit/types";
+import { type UploadPolicy, uploadPolicy } from "../selfhosted/upload";
 import { type AuthConfig, readAuth } from "./auth";
 import { parseChatkitConfiguration } from "./chatkit-configuration";
 import { type RawEnv, SettingsReader } from "./reader";
+import { readMode, readSelfHosted, reportMixedSettings, type SelfHostedConfig } from "./self-hosted";
 import { readWorkflows, type WorkflowConfig } from "./workflows";
 
 export type { AuthConfig, AuthProvider } from "./auth";
+export type { ChatKitMode } from "./self-hosted";
 export type { Workflow } from "./workflows";
 
 /** ChatKit sessions live at most this long (ExpiresAfterParam.seconds maximum). */
@@ -14,12 +17,31 @@ const DEFAULT_REQUESTS_PER_MINUTE = 10;
 /** Sanity bound on `max_requests_per_1_minute`; the API only sets a minimum of 1. */
 const MAX_REQUESTS_PER_MINUTE = 10_000;
 
-export interface Config extends WorkflowConfig {
+/** Hosted mode: OpenAI creates and cancels the sessions. */
+export interface HostedModeConfig {
+  kind: "hosted";
   openaiApiKey: string;
   /** Base URL without a trailing slash, e.g. `https://api.openai.com/v1`. */
   openaiBaseUrl: string;
+  /** Sent with every create; OpenAI applies it. */
   chatkitConfiguration?: ChatkitConfigurationParam;
+}
+
+/** Self-hosted mode: the gate issues its own sessions and proxies to the app's ChatKit server. */
+export interface SelfHostedModeConfig extends SelfHostedConfig {
+  kind: "self-hosted";
+  /** `CHATKIT_CONFIGURATION.file_upload`, enforced by the gate. */
+  uploads: UploadPolicy;
+}
+
+/** The settings only one mode reads, discriminated by `kind`. */
+export type ModeConfig = HostedModeConfig | SelfHostedModeConfig;
+
+export interface Config extends WorkflowConfig {
+  mode: ModeConfig;
+  /** In hosted mode the lifetime OpenAI gives a session; in self-hosted mode the lifetime of a gate session. */
   expiresAfterSeconds: number;
+  /** In hosted mode OpenAI enforces it; in self-hosted mode the gate does, per session on `/chatkit`. */
   maxRequestsPerMinute: number;
   auth: AuthConfig;
   /** Exact origins allowed by CORS; empty disables CORS. */
@@ -39,16 +61,7 @@ export class ConfigError extends Error {
 /** Parses and validates every setting at once; throws {@link ConfigError} listing all problems. */
 export function parseConfig(env: RawEnv): Config {
   const read = new SettingsReader(env);
-
-  const openaiApiKey = read.required(
-    "OPENAI_API_KEY",
-    "run `npx wrangler secret put OPENAI_API_KEY` (locally: put it in .dev.vars)",
-  );
-  if (openaiApiKey !== undefined && /\s/.test(openaiApiKey)) read.problem("OPENAI_API_KEY", "must not contain spaces");
-  const baseUrl = read.url("OPENAI_BASE_URL", "https://api.openai.com/v1");
-  if (baseUrl?.search) read.problem("OPENAI_BASE_URL", "must not have a query string");
-
-  const workflows = readWorkflows(read);
+  const kind = readMode(read);
 
   let chatkitConfiguration: ChatkitConfigurationParam | undefined;
   const rawChatkitConfiguration = read.json("CHATKIT_CONFIGURATION");
@@ -57,6 +70,11 @@ export function parseConfig(env: RawEnv): Config {
     if (parsed.ok) chatkitConfiguration = parsed.value;
     else read.problem("CHATKIT_CONFIGURATION", parsed.problem);
   }
+  // A half-migrated deploy is refused rather than run on settings its mode ignores.
+  reportMixedSettings(read, kind, chatkitConfiguration);
+  const mode =
+    kind === "hosted" ? readHosted(read, chatkitConfiguration) : readSelfHostedMode(read, chatkitConfiguration);
+  const workflows = readWorkflows(read, kind === "hosted");
 
   const expiresAfterSeconds = read.integer(
     "SESSION_EXPIRES_AFTER_SECONDS",
@@ -73,18 +91,39 @@ export function parseConfig(env: RawEnv): Config {
   const auth = readAuth(read);
   const allowedOrigins = readOrigins(read);
 
-  if (read.problems.length > 0 || !workflows || !auth || !openaiApiKey || !baseUrl)
-    throw new ConfigError(read.problems);
-  return {
-    ...workflows,
+  if (read.problems.length > 0 || !workflows || !auth || !mode) throw new ConfigError(read.problems);
+  return { ...workflows, mode, expiresAfterSeconds, maxRequestsPerMinute, auth, allowedOrigins };
+}
+
+function readHosted(
+  read: SettingsReader,
+  chatkitConfiguration: ChatkitConfigurationParam | undefined,
+): HostedModeConfig | undefined {
+  const openaiApiKey = read.required(
+    "OPENAI_API_KEY",
+    "run `npx wrangler secret put OPENAI_API_KEY` (locally: put it in .dev.vars)",
+  );
+  if (openaiApiKey !== undefined && /\s/.test(openaiApiKey)) read.problem("OPENAI_API_KEY", "must not contain spaces");
+  const baseUrl = read.url("OPENAI_BASE_URL", "https://api.openai.com/v1");
+  if (baseUrl?.search) read.problem("OPENAI_BASE_URL", "must not have a query string");
+  if (openaiApiKey === undefined || baseUrl === undefined) return undefined;
+  const mode: HostedModeConfig = {
+    kind: "hosted",
     openaiApiKey,
     openaiBaseUrl: baseUrl.href.replace(/\/+$/, ""),
-    chatkitConfiguration,
-    expiresAfterSeconds,
-    maxRequestsPerMinute,
-    auth,
-    allowedOrigins,
   };
+  if (chatkitConfiguration !== undefined) mode.chatkitConfiguration = chatkitConfiguration;
+  return mode;
+}
+
+function readSelfHostedMode(
+  read: SettingsReader,
+  chatkitConfiguration: ChatkitConfigurationParam | undefined,
+): SelfHostedModeConfig | undefined {
+  const settings = readSelfHosted(read);
+  return settings === undefined
+    ? undefined
+    : { kind: "self-hosted", ...settings, uploads: uploadPolicy(chatkitConfiguration) };
 }
 
 function readOrigins(read: SettingsReader): string[] {

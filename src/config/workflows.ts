@@ -22,8 +22,12 @@ export interface Workflow {
 }
 
 export interface WorkflowConfig {
-  /** The workflow used when the client names no alias. */
-  workflow: Workflow;
+  /**
+   * The workflow used when the client names no alias. Always set in hosted
+   * mode, where OpenAI needs one; optional in self-hosted mode, where it only
+   * travels in the assertion for the app's server to use.
+   */
+  workflow?: Workflow;
   /** Workflows a client may choose, by alias only. */
   workflowAliases: ReadonlyMap<string, Workflow>;
   /** State variable names a client may set. */
@@ -32,8 +36,9 @@ export interface WorkflowConfig {
   stateFromClaims: ReadonlyMap<string, readonly string[]>;
 }
 
-export function readWorkflows(read: SettingsReader): WorkflowConfig | undefined {
-  const workflow = readWorkflow(read);
+/** @param required whether `CHATKIT_WORKFLOW_ID` must be set (hosted mode) */
+export function readWorkflows(read: SettingsReader, required: boolean): WorkflowConfig | undefined {
+  const workflow = readWorkflow(read, required);
   const workflowAliases = readWorkflowAliases(read);
 
   const clientNames = read.list("CHATKIT_CLIENT_STATE_VARIABLES");
@@ -59,16 +64,24 @@ export function readWorkflows(read: SettingsReader): WorkflowConfig | undefined 
       `and CHATKIT_CLIENT_STATE_VARIABLES together may name at most ${MAX_STATE_VARIABLES} variables`,
     );
   }
-  if (workflow === undefined) return undefined;
-  return { workflow, workflowAliases, clientStateVariables: new Set(clientNames), stateFromClaims };
+  if (workflow === undefined && required) return undefined;
+  const config: WorkflowConfig = { workflowAliases, clientStateVariables: new Set(clientNames), stateFromClaims };
+  if (workflow !== undefined) config.workflow = workflow;
+  return config;
 }
 
-function readWorkflow(read: SettingsReader): Workflow | undefined {
-  const id = read.required("CHATKIT_WORKFLOW_ID", "the wf_... id of your published Agent Builder workflow");
+function readWorkflow(read: SettingsReader, required: boolean): Workflow | undefined {
+  const id = required
+    ? read.required("CHATKIT_WORKFLOW_ID", "the wf_... id of your published Agent Builder workflow")
+    : read.string("CHATKIT_WORKFLOW_ID");
   const version = read.string("CHATKIT_WORKFLOW_VERSION");
   if (id !== undefined && !OPAQUE_ID.test(id)) read.problem("CHATKIT_WORKFLOW_ID", "must be an id without spaces");
   if (version !== undefined && !OPAQUE_ID.test(version)) {
     read.problem("CHATKIT_WORKFLOW_VERSION", "must be a version without spaces");
+  }
+  // A version alone would be silently ignored (hosted mode already reports the missing id).
+  if (!required && id === undefined && version !== undefined) {
+    read.problem("CHATKIT_WORKFLOW_VERSION", "is set without CHATKIT_WORKFLOW_ID; set both or neither");
   }
   return id === undefined ? undefined : version === undefined ? { id } : { id, version };
 }

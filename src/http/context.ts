@@ -1,14 +1,20 @@
 import type { JWTPayload } from "jose";
 import type { Config } from "../config/config";
+import type { SessionMode } from "../modes/mode";
 
 /** Values the middleware chain hands to later handlers. */
 export interface GateVariables {
   config: Config;
+  /** What the configured mode does: start and end sessions, and its own routes. */
+  mode: SessionMode;
   /** The ChatKit `user` of the verified caller. */
   user: string;
   /** The caller's verified token claims. */
   claims: JWTPayload;
-  /** A stable, opaque key derived from `user`, used in KV keys and logs instead of the raw id. */
+  /**
+   * A stable, opaque key derived from `user`, used in KV keys and logs
+   * instead of the raw id. On `/chatkit`, the one sealed in the client secret.
+   */
   ownerKey: string;
   requestId: string;
   upstreamRequestId?: string;

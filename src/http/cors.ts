@@ -12,7 +12,8 @@ const PREFLIGHT_MAX_AGE_SECONDS = 7200;
 export const gateCors = cors({
   origin: (origin, c) => ((c.var as GateEnv["Variables"]).config.allowedOrigins.includes(origin) ? origin : null),
   allowMethods: ["GET", "POST", "OPTIONS"],
-  allowHeaders: ["authorization", "content-type"],
+  // accept-language and chatkit-frame-instance-id: what ChatKit's web component sends to /chatkit.
+  allowHeaders: ["authorization", "content-type", "accept-language", "chatkit-frame-instance-id"],
   exposeHeaders: ["retry-after", "www-authenticate", "x-request-id"],
   maxAge: PREFLIGHT_MAX_AGE_SECONDS,
 });

@@ -1,6 +1,5 @@
-import type { ChatKitClient } from "../chatkit/client";
-import { UpstreamError, type UpstreamFailure } from "../chatkit/failures";
-import { cancelWithRetries, type RetryDeps } from "../chatkit/retry";
+import { UpstreamError } from "../chatkit/failures";
+import type { EndLimits, SessionUpstream } from "../modes/mode";
 import { effectiveStatus, type SessionRecord } from "./record";
 import { readPages, type SessionStore } from "./store";
 
@@ -27,23 +26,19 @@ export const CANCEL_ALL_LIST_PAGES = 5;
  */
 const CANCEL_KV_OPERATIONS = 2;
 
-export interface CancelDeps {
-  client: ChatKitClient;
+export interface CancelDeps extends EndLimits {
+  /** The mode's upstream side: where a session is ended before it is recorded cancelled. */
+  upstream: SessionUpstream;
   store: SessionStore;
   /** Unix seconds. */
   now: () => number;
-  retry: RetryDeps;
-  /** Milliseconds since the epoch by which this request's cancels must be settled. */
-  deadline: number;
-  /** Called with OpenAI's request id of each cancel attempt, for the request log. */
-  onUpstream?: (requestId: string | undefined) => void;
   /** Called when KV could not record a confirmed cancel; the cancel itself stands. */
   onStoreFailure?: (error: unknown) => void;
 }
 
 /** What `cancel_all` did; `complete` is false when some of the user's sessions were not reached. */
 export interface CancelAllResult {
-  /** ChatKit confirmed these now. */
+  /** Ended now: confirmed by ChatKit (hosted), or at once (self-hosted). */
   cancelled: number;
   /** Left to the sweep, indexed and stored as `cancel_pending`. */
   pending: number;
@@ -51,50 +46,24 @@ export interface CancelAllResult {
   complete: boolean;
 }
 
-/** True when the session can still be used and so still needs an upstream cancel. */
+/** True when the session can still be used and so still needs a cancel. */
 export function needsCancel(record: SessionRecord, nowSeconds: number): boolean {
   const status = effectiveStatus(record, nowSeconds);
   return status === "active" || status === "cancel_pending";
 }
 
 /**
- * ChatKit's 404 to a cancel: it has no session by that id (the spec's answer
- * for an unknown id), so nothing is left there that could be used. Retrying
- * cannot change that, so it settles the cancel (docs/operations.md).
- */
-export function nothingLeftToCancel(failure: UpstreamFailure): boolean {
-  return failure.kind === "rejected" && failure.status === 404;
-}
-
-/**
- * The upstream part of a cancel, with bounded retries. Resolves once nothing
- * is left to cancel at ChatKit; throws the {@link UpstreamError} of a cancel
- * ChatKit did not confirm.
- */
-export async function cancelUpstream(
-  sessionId: string,
-  deps: Pick<CancelDeps, "client" | "deadline" | "retry" | "onUpstream">,
-): Promise<void> {
-  try {
-    const { requestId } = await cancelWithRetries(deps.client, sessionId, deps.deadline, deps.retry);
-    deps.onUpstream?.(requestId);
-  } catch (error) {
-    if (!(error instanceof UpstreamError)) throw error;
-    deps.onUpstream?.(error.requestId);
-    if (!nothingLeftToCancel(error.failure)) throw error;
-  }
-}
-
-/**
- * Records a cancel ChatKit confirmed and, when `indexed`, drops it from the
- * pending index. ChatKit is the authority: a failed write is reported, not
- * thrown, and a later cancel or sweep re-syncs KV.
+ * Records a cancel the upstream confirmed and, when `indexed`, drops it from
+ * the pending index. In hosted mode ChatKit is the authority: a failed write
+ * is reported, not thrown, and a later cancel or sweep re-syncs KV. (In
+ * self-hosted mode this write is the revocation itself, and a failure is
+ * thrown, see {@link cancelSession}.)
  */
 export async function recordCancelled(
   record: SessionRecord,
   ownerKey: string,
   indexed: boolean,
-  deps: Pick<CancelDeps, "store" | "now" | "onStoreFailure">,
+  deps: Pick<CancelDeps, "upstream" | "store" | "now" | "onStoreFailure">,
 ): Promise<SessionRecord> {
   const cancelled: SessionRecord = { ...record, status: "cancelled", cancelled_at: deps.now() };
   const { store, onStoreFailure } = deps;
@@ -102,19 +71,23 @@ export async function recordCancelled(
     await store.put(ownerKey, cancelled);
     if (indexed) await store.clearPending(record.session_id);
   } catch (error) {
+    // Nothing upstream holds the session: this write is the revocation, so the cancel fails with it (503).
+    if (deps.upstream.immediate) throw error;
     onStoreFailure?.(error);
   }
   return cancelled;
 }
 
 /**
- * Cancels upstream with bounded retries, then records the outcome: the
- * `cancelled` record once ChatKit confirms, or a `cancel_pending` record,
- * indexed for the cron sweep, when it could not. A cancel is never lost.
+ * Ends the session upstream (hosted: ChatKit, with bounded retries;
+ * self-hosted: at once, with no call), then records the outcome: the
+ * `cancelled` record once the end is confirmed, or a `cancel_pending`
+ * record, indexed for the cron sweep, when it could not be. A cancel is
+ * never lost.
  */
 export async function cancelSession(record: SessionRecord, ownerKey: string, deps: CancelDeps): Promise<SessionRecord> {
   try {
-    await cancelUpstream(record.session_id, deps);
+    await deps.upstream.end(record.session_id, deps);
   } catch (error) {
     if (!(error instanceof UpstreamError)) throw error;
     return record.status === "cancel_pending" ? record : deps.store.markPending(ownerKey, record);
@@ -144,7 +117,8 @@ export async function cancelAll(ownerKey: string, deps: CancelDeps): Promise<Can
   await eachConcurrently(open, async (record) => {
     if (!store.budget.hold(CANCEL_KV_OPERATIONS)) return void unreached++;
     try {
-      const upstream = takeCall();
+      // An immediate end costs no upstream call, so it is never left to the sweep.
+      const upstream = deps.upstream.immediate || takeCall();
       // Already indexed, and no upstream call left for it here: the sweep has it; nothing to spend.
       if (!upstream && record.status === "cancel_pending") return void pending++;
       const settled = upstream

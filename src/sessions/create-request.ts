@@ -9,7 +9,8 @@ import { createRequestSchema } from "./schemas";
 
 /** What a client may ask for when it starts a session; everything else is pinned on the server. */
 export interface CreateRequest {
-  workflow: Workflow;
+  /** The chosen or default workflow; undefined only in self-hosted mode with no workflow configured. */
+  workflow?: Workflow;
   stateVariables?: Record<string, StateValue>;
 }
 
@@ -62,12 +63,16 @@ export function createRequestSchemaFor(config: Config): Schema {
 }
 
 function parseBody(body: unknown, config: Config): CreateRequest {
-  if (body === undefined) return { workflow: config.workflow };
+  const request: CreateRequest = {};
+  if (body === undefined) {
+    if (config.workflow !== undefined) request.workflow = config.workflow;
+    return request;
+  }
   const problem = firstProblem(body, createRequestSchemaFor(config));
   if (problem) throw new GateError("invalid_request", problem);
   const { workflow, state_variables } = body as { workflow?: string; state_variables?: Record<string, StateValue> };
-  const chosen = workflow === undefined ? config.workflow : (config.workflowAliases.get(workflow) as Workflow);
-  return state_variables && Object.keys(state_variables).length > 0
-    ? { workflow: chosen, stateVariables: state_variables }
-    : { workflow: chosen };
+  const chosen = workflow === undefined ? config.workflow : config.workflowAliases.get(workflow);
+  if (chosen !== undefined) request.workflow = chosen;
+  if (state_variables && Object.keys(state_variables).length > 0) request.stateVariables = state_variables;
+  return request;
 }

@@ -14,11 +14,12 @@ export interface SessionRecord {
   status: SessionStatus;
   /** Unix seconds. */
   created_at: number;
-  /** Unix seconds, as ChatKit reported it. */
+  /** Unix seconds, as ChatKit reported it (hosted) or the gate set it (self-hosted). */
   expires_at: number;
-  /** Unix seconds; set once ChatKit confirmed the cancel. */
+  /** Unix seconds; set once the cancel was confirmed (at once in self-hosted mode). */
   cancelled_at?: number;
-  workflow_id: string;
+  /** The session's workflow; absent for a self-hosted session started without one. */
+  workflow_id?: string;
 }
 
 /** The record as the API shows it. */
@@ -58,6 +59,6 @@ export function isSessionRecord(value: unknown): value is SessionRecord {
     Number.isSafeInteger(r.created_at) &&
     Number.isSafeInteger(r.expires_at) &&
     (r.cancelled_at === undefined || Number.isSafeInteger(r.cancelled_at)) &&
-    typeof r.workflow_id === "string"
+    (r.workflow_id === undefined || typeof r.workflow_id === "string")
   );
 }

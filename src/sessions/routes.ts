@@ -1,9 +1,6 @@
 import type { Context } from "hono";
 import { Hono } from "hono/tiny";
-import { createdMismatch } from "../chatkit/answers";
-import { ChatKitClient, type ChatKitResult, SESSION_ID } from "../chatkit/client";
-import { UpstreamError, upstreamGateError } from "../chatkit/failures";
-import type { CreateChatSessionBody } from "../chatkit/types";
+import { SESSION_ID } from "../chatkit/client";
 import { readJsonBody } from "../http/body";
 import type { GateDeps, GateEnv } from "../http/context";
 import { GateError } from "../http/errors";
@@ -32,18 +29,16 @@ export const LIST_CURSOR = /^[A-Za-z0-9+/=_-]{1,1024}$/;
 
 const notFound = () => new GateError("session_not_found", "No such session for this user");
 
-/** The ChatKit client for this request's configuration. */
-export function chatKitClient(c: Ctx, deps: GateDeps): ChatKitClient {
-  const { openaiApiKey, openaiBaseUrl } = c.var.config;
-  return new ChatKitClient({ apiKey: openaiApiKey, baseUrl: openaiBaseUrl, timeoutMs: deps.upstreamTimeoutMs });
-}
-
-/** The session routes, mounted under `/v1/chatkit/sessions` behind {@link requireUser}. */
+/**
+ * The session routes, mounted under `/v1/chatkit/sessions` behind
+ * {@link requireUser}. They are the same in both modes; what differs (who
+ * starts and ends a session upstream) is the request's `c.var.mode`.
+ */
 export function sessionRoutes(deps: GateDeps) {
   /** One store per request: it carries the request's KV budget and refreshes the sweep's marker once. */
   const store = (c: Ctx) => new SessionStore(c.env.SESSIONS, deps.now, new KvBudget());
   const cancelDeps = (c: Ctx, sessions: SessionStore): CancelDeps => ({
-    client: chatKitClient(c, deps),
+    upstream: c.var.mode.upstream,
     store: sessions,
     now: deps.now,
     retry: { clock: Date.now, sleep: deps.sleep },
@@ -61,7 +56,7 @@ export function sessionRoutes(deps: GateDeps) {
 
   return new Hono<GateEnv>()
     .post("/", async (c) => {
-      const { config, user, ownerKey, claims } = c.var;
+      const { config, ownerKey, claims, mode } = c.var;
       // Validated first: a body that can never succeed must not spend the user's create limit.
       const request = parseCreateRequest(await readJsonBody(c.req.raw), config, claims);
       // Absent binding, no limit: see docs/operations.md.
@@ -71,34 +66,23 @@ export function sessionRoutes(deps: GateDeps) {
           "Retry-After": String(CREATE_LIMIT_RETRY_AFTER_SECONDS),
         });
       }
-      const body: CreateChatSessionBody = {
-        user,
-        workflow: request.stateVariables
-          ? { ...request.workflow, state_variables: request.stateVariables }
-          : { ...request.workflow },
-        expires_after: { anchor: "created_at", seconds: config.expiresAfterSeconds },
-        rate_limits: { max_requests_per_1_minute: config.maxRequestsPerMinute },
-      };
-      if (config.chatkitConfiguration) body.chatkit_configuration = config.chatkitConfiguration;
-
-      const client = chatKitClient(c, deps);
-      const session = await openSession(c, client, body);
+      const session = await mode.start(c, request);
       const record: SessionRecord = {
         session_id: session.id,
         status: "active",
         created_at: deps.now(),
-        expires_at: session.expires_at,
-        workflow_id: request.workflow.id,
+        expires_at: session.expiresAt,
       };
+      if (session.workflowId !== undefined) record.workflow_id = session.workflowId;
       try {
         await store(c).put(ownerKey, record);
       } catch (error) {
         // An untracked session could never be listed or cancelled by its owner: withdraw it.
         log("error", "kv_write_failed", { request_id: c.var.requestId, error: String(error) });
-        withdraw(c, client, session.id);
+        mode.withdraw(c, session.id);
         throw new GateError("storage_unavailable", "The session could not be recorded; try again");
       }
-      return c.json({ ...toView(record, deps.now()), client_secret: session.client_secret }, 201);
+      return c.json({ ...toView(record, deps.now()), client_secret: session.clientSecret }, 201);
     })
     .get("/", async (c) => {
       const sessions = store(c);
@@ -126,45 +110,6 @@ export function sessionRoutes(deps: GateDeps) {
       const settled = await cancelSession(record, c.var.ownerKey, cancelDeps(c, sessions));
       return c.json(toView(settled, deps.now()), settled.status === "cancel_pending" ? 202 : 200);
     });
-
-  /**
-   * The upstream create, never retried: create has no idempotency key, and a
-   * retry after a lost answer would open a second session. The answer must
-   * be an active session for this user within the asked lifetime; anything
-   * else is withdrawn and answered 502.
-   */
-  async function openSession(c: Ctx, client: ChatKitClient, body: CreateChatSessionBody) {
-    const startedAt = deps.now();
-    let created: ChatKitResult;
-    try {
-      created = await client.createSession(body);
-    } catch (error) {
-      if (!(error instanceof UpstreamError)) throw error;
-      c.set("upstreamRequestId", error.requestId);
-      throw upstreamGateError(error.failure);
-    }
-    const { session, requestId } = created;
-    c.set("upstreamRequestId", requestId);
-    const field = createdMismatch(session, {
-      user: body.user,
-      expiresAfterSeconds: body.expires_after.seconds,
-      startedAt,
-      endedAt: deps.now(),
-    });
-    if (field === undefined) return session;
-    log("error", "upstream_session_mismatch", { request_id: c.var.requestId, field });
-    withdraw(c, client, session.id);
-    throw upstreamGateError({ kind: "unexpected_session", field });
-  }
-}
-
-/** Cancels a session the caller will never hear of, after the response; one attempt, logged if it fails. */
-function withdraw(c: Ctx, client: ChatKitClient, sessionId: string): void {
-  c.executionCtx.waitUntil(
-    client.cancelSession(sessionId).catch((error: unknown) => {
-      log("error", "withdraw_failed", { request_id: c.var.requestId, error: String(error) });
-    }),
-  );
 }
 
 /** The `cursor` query parameter of the list route, or a 400 when it is not one the list could have given. */

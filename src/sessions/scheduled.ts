@@ -1,13 +1,18 @@
-import { ChatKitClient } from "../chatkit/client";
 import { ConfigError, loadConfig } from "../config/config";
 import type { GateDeps } from "../http/context";
 import { log } from "../http/log";
+import { modes } from "../modes";
 import { KvBudget } from "./kv-budget";
 import { SessionStore } from "./store";
 import { sweepPendingCancels } from "./sweep";
 
-/** The cron trigger (every minute, wrangler.toml): settle cancels ChatKit has not confirmed yet. */
+/**
+ * The cron trigger (every minute, wrangler.toml): settle cancels ChatKit has
+ * not confirmed yet. In self-hosted mode nothing is ever owed, and a run
+ * makes no KV operation at all.
+ */
 export function sweepHandler(deps: GateDeps): ExportedHandlerScheduledHandler<Env> {
+  const modeFor = modes(deps);
   return async (_controller, env) => {
     let config: ReturnType<typeof loadConfig>;
     try {
@@ -19,11 +24,7 @@ export function sweepHandler(deps: GateDeps): ExportedHandlerScheduledHandler<En
     }
     const started = Date.now();
     const result = await sweepPendingCancels({
-      client: new ChatKitClient({
-        apiKey: config.openaiApiKey,
-        baseUrl: config.openaiBaseUrl,
-        timeoutMs: deps.upstreamTimeoutMs,
-      }),
+      upstream: modeFor(config).upstream,
       // A cron run is one invocation, with its own 1,000 KV operations.
       store: new SessionStore(env.SESSIONS, deps.now, new KvBudget()),
       now: deps.now,

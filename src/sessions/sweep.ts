@@ -1,6 +1,6 @@
-import type { ChatKitClient } from "../chatkit/client";
 import { UpstreamError } from "../chatkit/failures";
-import { eachConcurrently, nothingLeftToCancel, recordCancelled, UPSTREAM_CALLS_PER_INVOCATION } from "./cancel";
+import type { SessionUpstream } from "../modes/mode";
+import { eachConcurrently, recordCancelled, UPSTREAM_CALLS_PER_INVOCATION } from "./cancel";
 import { type PendingCancel, readPages, type SessionStore } from "./store";
 
 /**
@@ -12,7 +12,8 @@ export const SWEEP_LIST_PAGES = 5;
 const SWEEP_KV_OPERATIONS = 3;
 
 export interface SweepDeps {
-  client: ChatKitClient;
+  /** The mode's upstream side; an immediate one never owes a cancel, so the run does nothing. */
+  upstream: SessionUpstream;
   store: SessionStore;
   /** Unix seconds. */
   now: () => number;
@@ -55,7 +56,8 @@ export async function sweepPendingCancels(deps: SweepDeps): Promise<SweepResult>
     cleared: 0,
     complete: true,
   };
-  if (!(await deps.store.mayHavePending())) return result;
+  // Self-hosted: a cancel is complete when recorded, so nothing is ever owed; not even the marker is read.
+  if (deps.upstream.immediate || !(await deps.store.mayHavePending())) return result;
   result.listed = true;
   const listed = await readPages((cursor) => deps.store.pendingPage(cursor), {
     maxPages: SWEEP_LIST_PAGES,
@@ -93,20 +95,11 @@ async function settle(entry: PendingCancel, deps: SweepDeps): Promise<Outcome> {
   if (record === undefined) return "pending";
   if (deps.now() >= record.expires_at) return "expired";
   try {
-    await cancelOnce(deps.client, sessionId);
+    await deps.upstream.endOnce(sessionId);
   } catch (error) {
     if (!(error instanceof UpstreamError)) throw error;
     return error.failure.kind === "rejected" ? "refused" : "pending";
   }
   await recordCancelled(record, ownerKey, true, deps);
   return "cancelled";
-}
-
-/** The sweep's upstream call: one attempt, since the cron trigger is the retry loop. */
-async function cancelOnce(client: ChatKitClient, sessionId: string): Promise<void> {
-  try {
-    await client.cancelSession(sessionId);
-  } catch (error) {
-    if (!(error instanceof UpstreamError && nothingLeftToCancel(error.failure))) throw error;
-  }
 }

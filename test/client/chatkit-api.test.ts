@@ -333,7 +333,7 @@ describe("chatKitApi().fetch and cancelAll", () => {
     await fetch(CHATKIT, post());
     const [first] = gate.bearers();
 
-    expect(await client.cancelAll()).toEqual({ cancelled: 1, pending: 0 });
+    expect(await client.cancelAll()).toEqual({ cancelled: 1, pending: 0, complete: true });
     await fetch(CHATKIT, post());
 
     const [, second] = gate.bearers();
@@ -372,7 +372,7 @@ describe("chatKitApi().fetch and cancelAll", () => {
     releaseCreate();
     const [response, result] = await Promise.all([pending, cancelling]);
 
-    expect(result).toEqual({ cancelled: 1, pending: 0 });
+    expect(result).toEqual({ cancelled: 1, pending: 0, complete: true });
     expect(response.status).toBe(401);
     expect(creates()).toHaveLength(1);
     expect(await statusOf(gate.sessionOf(gate.bearers()[0] as string))).toBe("cancelled");

@@ -206,10 +206,28 @@ describe("list, get, cancel and cancelAll", () => {
     await gate.getClientSecret(null);
     await gate.getClientSecret(null);
 
-    expect(await gate.cancelAll()).toEqual({ cancelled: 2, pending: 0 });
+    expect(await gate.cancelAll()).toEqual({ cancelled: 2, pending: 0, complete: true });
 
     expect((await gate.list()).map((s) => s.status)).toEqual(["cancelled", "cancelled"]);
-    expect(await gate.cancelAll()).toEqual({ cancelled: 0, pending: 0 });
+    expect(await gate.cancelAll()).toEqual({ cancelled: 0, pending: 0, complete: true });
+  });
+
+  it("cancelAll passes on complete: false, so logout can call it again", async () => {
+    const partial = () => Promise.resolve(Response.json({ cancelled: 3, pending: 1, complete: false }));
+
+    expect(await gateFor(() => alice, { fetch: partial }).cancelAll()).toEqual({
+      cancelled: 3,
+      pending: 1,
+      complete: false,
+    });
+  });
+
+  it("cancelAll refuses an answer without complete as unexpected_response", async () => {
+    const old = () => Promise.resolve(Response.json({ cancelled: 1, pending: 0 }));
+
+    expect(await thrown(gateFor(() => alice, { fetch: old }).cancelAll())).toMatchObject({
+      code: "unexpected_response",
+    });
   });
 
   it("throws session_not_found for another user's session", async () => {

@@ -40,7 +40,12 @@ describe("parseConfig", () => {
     const config = parseConfig(TEST_ENV);
 
     expect(config).toMatchObject({
-      openaiBaseUrl: "https://api.openai.test/v1",
+      mode: {
+        kind: "hosted",
+        openaiApiKey: TEST_ENV.OPENAI_API_KEY,
+        openaiBaseUrl: "https://api.openai.test/v1",
+        chatkitConfiguration: { history: { enabled: true, recent_threads: 5 }, file_upload: { enabled: false } },
+      },
       workflow: { id: "wf_default", version: "3" },
       expiresAfterSeconds: 300,
       maxRequestsPerMinute: 12,
@@ -74,10 +79,9 @@ describe("parseConfig", () => {
       AUTH_AUDIENCE: "api",
     });
 
+    expect(config.mode).toEqual({ kind: "hosted", openaiApiKey: "sk-x", openaiBaseUrl: "https://api.openai.com/v1" });
     expect(config).toMatchObject({
-      openaiBaseUrl: "https://api.openai.com/v1",
       workflow: { id: "wf_1" },
-      chatkitConfiguration: undefined,
       expiresAfterSeconds: 600,
       maxRequestsPerMinute: 10,
       allowedOrigins: [],
@@ -606,5 +610,79 @@ describe("Should keep a bare wrangler deploy away from the deployed environments
     expect(environments).toEqual({ staging: "chatkit-gate-staging", production: "chatkit-gate" });
     expect(top).toBeTypeOf("string");
     expect(Object.values(environments)).not.toContain(top);
+  });
+});
+
+describe("Should parse the mode into the configuration, and refuse settings of the other mode", () => {
+  const SELF_HOSTED = {
+    ...TEST_ENV,
+    CHATKIT_MODE: "self-hosted",
+    OPENAI_API_KEY: "",
+    OPENAI_BASE_URL: "",
+    CHATKIT_CONFIGURATION: JSON.stringify({ file_upload: { enabled: true, max_file_size: 2 } }),
+    CHATKIT_SERVER_URL: "https://chat.example.com/api/chatkit",
+    GATE_SIGNING_KEY: "",
+  };
+
+  it("self-hosted: no OpenAI key or workflow needed; the upload rules come from CHATKIT_CONFIGURATION", async () => {
+    const { exportJWK, generateKeyPair } = await import("jose");
+    const { privateKey } = await generateKeyPair("ES256", { extractable: true });
+    const key = { ...(await exportJWK(privateKey)), kid: "k1" };
+    const config = parseConfig({
+      ...SELF_HOSTED,
+      GATE_SIGNING_KEY: JSON.stringify(key),
+      CHATKIT_WORKFLOW_ID: "",
+      CHATKIT_WORKFLOW_VERSION: "",
+    });
+
+    expect(config.mode).toMatchObject({
+      kind: "self-hosted",
+      serverUrl: "https://chat.example.com/api/chatkit",
+      assertionAudience: "https://chat.example.com",
+      maxRequestBytes: 1048576,
+      uploads: { enabled: true, maxBytes: 2 * 1024 * 1024 + 16 * 1024 },
+    });
+    expect(config.workflow).toBeUndefined();
+    expect(config.expiresAfterSeconds).toBe(300);
+    expect(config.maxRequestsPerMinute).toBe(12);
+  });
+
+  it.each([
+    [
+      "GATE_SIGNING_KEY in hosted mode",
+      { GATE_SIGNING_KEY: '{"kty":"EC"}' },
+      "GATE_SIGNING_KEY is only read in self-hosted mode; remove it or set CHATKIT_MODE",
+    ],
+    [
+      "CHATKIT_SERVER_URL in hosted mode",
+      { CHATKIT_SERVER_URL: "https://chat.example.com/" },
+      "CHATKIT_SERVER_URL is only read in self-hosted mode; remove it or set CHATKIT_MODE",
+    ],
+    [
+      "OPENAI_API_KEY in self-hosted mode",
+      { ...SELF_HOSTED, OPENAI_API_KEY: "sk-x" },
+      "OPENAI_API_KEY is only read in hosted mode; remove it or set CHATKIT_MODE",
+    ],
+    [
+      "CHATKIT_CONFIGURATION.history in self-hosted mode",
+      { ...SELF_HOSTED, CHATKIT_CONFIGURATION: '{"history":{"enabled":true}}' },
+      "CHATKIT_CONFIGURATION sets history, which only hosted mode applies; set them in the page's ChatKit options instead",
+    ],
+    [
+      "self-hosted mode without its signing key",
+      SELF_HOSTED,
+      "GATE_SIGNING_KEY is required: a private EC P-256 JWK with a kid; run `npx wrangler secret put GATE_SIGNING_KEY`",
+    ],
+    [
+      "a workflow version without an id in self-hosted mode",
+      { ...SELF_HOSTED, CHATKIT_WORKFLOW_ID: "" },
+      "CHATKIT_WORKFLOW_VERSION is set without CHATKIT_WORKFLOW_ID; set both or neither",
+    ],
+    ["an unknown mode", { CHATKIT_MODE: "proxy" }, "CHATKIT_MODE must be hosted or self-hosted"],
+  ])("%s is config_invalid", async (_name, overrides, problem) => {
+    expect(problemsFor(overrides)).toContain(problem);
+    const response = await callWith({ env: overrides }, "GET", "/healthz");
+    expect(response.status).toBe(503);
+    expect(((await response.json()) as { error: { code: string } }).error.code).toBe("config_invalid");
   });
 });

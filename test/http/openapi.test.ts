@@ -1,7 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { gateWith } from "../support/app";
 import { call, clearKv } from "../support/http";
 import { mintToken, Peers } from "../support/peers";
 import { validate } from "../support/schema";
+import { SELF_HOSTED_ENV, UPLOADS_ON } from "../support/self-hosted";
 
 type Document = Record<string, unknown> & {
   paths: Record<string, Record<string, unknown>>;
@@ -80,5 +82,48 @@ describe("GET /openapi.json", () => {
     expect(codes).toEqual(
       expect.arrayContaining(["invalid_token", "session_not_found", "rate_limited", "upstream_timeout"]),
     );
+  });
+});
+
+describe("GET /openapi.json documents what the configured mode serves", () => {
+  const pathsOf = (document: Document) =>
+    Object.fromEntries(Object.entries(document.paths).map(([path, ops]) => [path, Object.keys(ops)]));
+
+  it("the list route's cursor parameter and its 400", () => {
+    const list = doc.paths["/v1/chatkit/sessions"]?.get as {
+      parameters: Array<{ name: string; in: string; schema: { pattern: string } }>;
+      responses: Record<string, unknown>;
+    };
+    expect(list.parameters).toEqual([expect.objectContaining({ name: "cursor", in: "query" })]);
+    expect(list.parameters[0]?.schema.pattern).toBe("^[A-Za-z0-9+/=_-]{1,1024}$");
+    expect(Object.keys(list.responses)).toContain("400");
+  });
+
+  it("self-hosted: /chatkit, /chatkit/upload and the public keys, and no 202 on cancel", async () => {
+    const gate = gateWith({ env: { ...SELF_HOSTED_ENV, ...UPLOADS_ON } });
+    const document = (await (await gate.call("GET", "/openapi.json")).json()) as Document;
+
+    expect(pathsOf(document)).toEqual({
+      "/healthz": ["get"],
+      "/v1/chatkit/sessions": ["post", "get"],
+      "/v1/chatkit/sessions/{session_id}": ["get"],
+      "/v1/chatkit/sessions/{session_id}/cancel": ["post"],
+      "/v1/chatkit/sessions/cancel_all": ["post"],
+      "/chatkit": ["post"],
+      "/.well-known/jwks.json": ["get"],
+      "/chatkit/upload": ["post"],
+    });
+    const cancel = document.paths["/v1/chatkit/sessions/{session_id}/cancel"]?.post as { responses: object };
+    expect(Object.keys(cancel.responses)).not.toContain("202");
+    const jwks = await (await gate.call("GET", "/.well-known/jwks.json")).json();
+    expect(validate(jwks, document.components.schemas.Jwks as Record<string, unknown>, document)).toEqual([]);
+  });
+
+  it("self-hosted without CHATKIT_UPLOAD_URL: no upload route", async () => {
+    const gate = gateWith({ env: { ...SELF_HOSTED_ENV, CHATKIT_UPLOAD_URL: "" } });
+    const document = (await (await gate.call("GET", "/openapi.json")).json()) as Document;
+
+    expect(Object.keys(document.paths)).not.toContain("/chatkit/upload");
+    expect(Object.keys(document.paths)).toContain("/chatkit");
   });
 });

@@ -51,8 +51,20 @@ export interface RecordedCall {
   url: string;
   method: string;
   headers: Record<string, string>;
+  /** Parsed as JSON when it is JSON, else the text; undefined when empty. */
   body: unknown;
 }
+
+/** A call as the peer saw it, with what a byte-exact or abort check needs. */
+export interface ReceivedCall extends RecordedCall {
+  /** The body's exact bytes. */
+  bytes: Uint8Array;
+  /** The request's signal, to see whether the caller aborted it. */
+  signal: AbortSignal;
+}
+
+/** The app's own ChatKit server of the self-hosted tests (CHATKIT_SERVER_URL and CHATKIT_UPLOAD_URL live here). */
+export const SERVER_ORIGIN = "https://chatkit-server.example";
 
 type Handler = (request: Request) => Response | Promise<Response>;
 
@@ -70,22 +82,35 @@ export class Peers {
   chatkit: Handler | undefined;
   /** Overrides the IdP answer (discovery and JWKS). */
   idp: Handler | undefined;
+  /** The self-hosted ChatKit server's answer; by default `{"ok": true}`. */
+  server: Handler | undefined;
   private sequence = 0;
 
   install(): this {
     vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
       const request = new Request(input, init);
-      const text = await request.clone().text();
+      const bytes = new Uint8Array(await request.clone().arrayBuffer());
+      const text = new TextDecoder().decode(bytes);
       let body: unknown = text === "" ? undefined : text;
       try {
         body = text === "" ? undefined : JSON.parse(text);
       } catch {}
-      this.calls.push({ url: request.url, method: request.method, headers: Object.fromEntries(request.headers), body });
+      const received: ReceivedCall = {
+        url: request.url,
+        method: request.method,
+        headers: Object.fromEntries(request.headers),
+        body,
+        bytes,
+        signal: request.signal,
+      };
+      this.calls.push(received);
       const handler = request.url.startsWith(UPSTREAM)
         ? (this.chatkit ?? this.fakeChatKit)
-        : new URL(request.url).hostname.endsWith(".test")
-          ? (this.idp ?? this.fakeIdp)
-          : () => new Response("no such peer", { status: 599 });
+        : new URL(request.url).origin === SERVER_ORIGIN
+          ? (this.server ?? (() => Response.json({ ok: true })))
+          : new URL(request.url).hostname.endsWith(".test")
+            ? (this.idp ?? this.fakeIdp)
+            : () => new Response("no such peer", { status: 599 });
       // Like the real fetch, give up when the caller's signal aborts, even if the peer never answers.
       const aborted = new Promise<never>((_resolve, reject) => {
         if (request.signal.aborted) reject(request.signal.reason);
@@ -99,6 +124,12 @@ export class Peers {
   /** Calls that reached ChatKit, as `METHOD path`. */
   upstreamCalls(): RecordedCall[] {
     return this.calls.filter((call) => call.url.startsWith(UPSTREAM));
+  }
+
+  /** Calls that reached the self-hosted ChatKit server (its endpoint or its upload URL). */
+  serverCalls(): ReceivedCall[] {
+    // The spy records every call as a ReceivedCall; only tests that push their own record fewer fields.
+    return this.calls.filter((call) => new URL(call.url).origin === SERVER_ORIGIN) as ReceivedCall[];
   }
 
   /** Calls that reached an identity provider (any `*.test` host other than ChatKit's). */

@@ -1,0 +1,96 @@
+import type { Context, Handler } from "hono";
+import type { Config, SelfHostedModeConfig } from "../config/config";
+import type { GateDeps, GateEnv } from "../http/context";
+import { GateError } from "../http/errors";
+import { KvBudget } from "../sessions/kv-budget";
+import { effectiveStatus } from "../sessions/record";
+import { SessionStore } from "../sessions/store";
+import { signAssertion } from "./assertion";
+import { authenticateSecret, type SessionGrant } from "./client-secret";
+import { secretError } from "./failures";
+import { forward } from "./proxy";
+import { readChatKitRequest } from "./request";
+import { sessionRequestLimit } from "./session-limit";
+import { JWKS_MAX_AGE_SECONDS, type Keyring, keyringFor, publicJwks } from "./signing-keys";
+import { forwardUpload } from "./upload";
+
+type Ctx = Context<GateEnv>;
+
+/** The routes self-hosted mode adds: the ChatKit endpoint, direct uploads, and the gate's public keys. */
+export interface SelfHostedRoutes {
+  chatkit: Handler<GateEnv>;
+  upload?: Handler<GateEnv>;
+  jwks: Handler<GateEnv>;
+}
+
+export function selfHostedRoutes(config: Config, mode: SelfHostedModeConfig, deps: GateDeps): SelfHostedRoutes {
+  const limiter = sessionRequestLimit(config.maxRequestsPerMinute);
+  const jwks = publicJwks(mode.signingKeys);
+  const jwksCaching = `public, max-age=${JWKS_MAX_AGE_SECONDS}`;
+
+  /**
+   * The session a `/chatkit` request acts for: its client secret opened (no
+   * I/O; refusals are 401 with nothing else done), one request counted in
+   * the session's window, then exactly one KV read to see the session is
+   * still active, so a cancel takes effect on the next request.
+   */
+  async function session(c: Ctx, keyring: Keyring, now: number): Promise<SessionGrant> {
+    const grant = await authenticateSecret(keyring, c.req.header("authorization"), now);
+    c.set("ownerKey", grant.ownerKey);
+    // Counted before the KV read, so a flood past the limit costs no storage operations.
+    limiter.take(grant.sessionId, now);
+    const record = await new SessionStore(c.env.SESSIONS, deps.now, new KvBudget()).get(
+      grant.ownerKey,
+      grant.sessionId,
+    );
+    // No record: cancelled and gone, never recorded (withdrawn), or another gate's session. All the same to the caller.
+    if (record === null || effectiveStatus(record, now) !== "active") throw secretError("revoked");
+    return grant;
+  }
+
+  const assertionFor = (c: Ctx, keyring: Keyring, grant: SessionGrant, now: number) =>
+    signAssertion(
+      keyring,
+      {
+        requestUrl: c.req.url,
+        audience: mode.assertionAudience,
+        user: grant.user,
+        sessionId: grant.sessionId,
+        workflow: grant.workflow,
+        stateVariables: grant.stateVariables,
+      },
+      now,
+    );
+
+  const routes: SelfHostedRoutes = {
+    async chatkit(c) {
+      const keyring = await keyringFor(mode.signingKeys);
+      const now = deps.now();
+      const grant = await session(c, keyring, now);
+      const request = await readChatKitRequest(c.req.raw, {
+        maxBytes: mode.maxRequestBytes,
+        uploadsEnabled: mode.uploads.enabled,
+      });
+      const assertion = await assertionFor(c, keyring, grant, now);
+      return forward(
+        { request: c.req.raw, body: request.bytes, assertion },
+        { url: mode.serverUrl, timeoutMs: deps.upstreamTimeoutMs },
+      );
+    },
+    jwks: (c) => c.json(jwks, 200, { "cache-control": jwksCaching }),
+  };
+  const uploadUrl = mode.uploadUrl;
+  // Unset: the route stays unknown (404), as the strategy is not offered at all.
+  if (uploadUrl !== undefined) {
+    routes.upload = async (c) => {
+      // Refused before the secret is even read: nothing about this request can make an upload allowed.
+      if (!mode.uploads.enabled) throw new GateError("forbidden", "File uploads are turned off for this app");
+      const keyring = await keyringFor(mode.signingKeys);
+      const now = deps.now();
+      const grant = await session(c, keyring, now);
+      const assertion = await assertionFor(c, keyring, grant, now);
+      return forwardUpload(c.req.raw, assertion, mode.uploads, { url: uploadUrl, timeoutMs: deps.upstreamTimeoutMs });
+    };
+  }
+  return routes;
+}
