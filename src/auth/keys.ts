@@ -28,8 +28,11 @@ export { KeysUnavailable } from "./key-source";
  * for it, so forged tokens and IdP outages cost one fetch per cooldown.
  */
 const JWKS_COOLDOWN_MS = 30_000;
-/** Keys are refreshed at least this often, so a rotated-out key stops working within it. */
-const JWKS_MAX_AGE_SECONDS = 600;
+/**
+ * Keys are refreshed at least this often, so a rotated-out key stops working
+ * within it; the token cache (token-cache.ts) bounds its entries by it too.
+ */
+export const JWKS_MAX_AGE_SECONDS = 600;
 /**
  * KV refuses an expirationTtl under 60 seconds; keys are also kept in memory
  * at least this long (longer than the cooldown), whatever the provider says.

@@ -1,16 +1,18 @@
 import { createMiddleware } from "hono/factory";
-import type { UserIdConfig } from "../config/auth";
 import type { GateDeps, GateEnv } from "../http/context";
-import { OWNER_KEY_LABEL } from "./claims";
-import { base64url, hmacSha256, sha256 } from "./encoding";
 import { AuthFailed, authError } from "./failures";
 import { readBearer } from "./token";
-import { type VerifiedUser, verifyToken } from "./verify";
+import { authenticate } from "./token-cache";
+import type { VerifiedUser } from "./verify";
+
+export { ownerKeyFor } from "./identity";
 
 /**
- * Requires a valid bearer JWT and sets `user` and `ownerKey` for the
- * handlers. Every refusal is a {@link GateError}; nothing reaches the
- * upstream or KV without a verified user.
+ * Requires a valid bearer JWT and sets `user`, `claims` and `ownerKey` for
+ * the handlers. Every refusal is a {@link GateError}; nothing reaches the
+ * upstream or KV without a verified user. A token already verified in this
+ * isolate is answered from the token cache with everything set here, so a
+ * repeat request costs no cryptography (see {@link authenticate}).
  */
 export function requireUser(deps: Pick<GateDeps, "now">) {
   return createMiddleware<GateEnv>(async (c, next) => {
@@ -18,7 +20,7 @@ export function requireUser(deps: Pick<GateDeps, "now">) {
     if (bearer.kind !== "token") throw authError(bearer.kind);
     let verified: VerifiedUser;
     try {
-      verified = await verifyToken(bearer.token, c.var.config.auth, deps.now(), {
+      verified = await authenticate(bearer.token, c.var.config.auth, deps.now(), {
         kv: c.env.SESSIONS,
         waitUntil: (promise) => c.executionCtx.waitUntil(promise),
       });
@@ -28,23 +30,7 @@ export function requireUser(deps: Pick<GateDeps, "now">) {
     }
     c.set("user", verified.user);
     c.set("claims", verified.claims);
-    c.set("ownerKey", await ownerKeyFor(verified.user, c.var.config.auth.userIds));
+    c.set("ownerKey", verified.ownerKey);
     await next();
   });
-}
-
-/**
- * The caller's key in KV names and logs: fixed length and free of
- * separators, so it is safe inside a KV key whatever the claim holds, and it
- * keeps raw emails and ids out of KV key names and logs.
- *
- * - `raw`: base64url(SHA-256(user)). Anyone with KV or log access can
- *   confirm a guessed user against it, which is why `hmac` exists.
- * - `hmac`: base64url(HMAC-SHA256(secret, ["chatkit-gate/owner-key/v1", user]
- *   as JSON)), a label distinct from the pseudonym's, so the key is neither
- *   the pseudonym nor computable without the secret.
- */
-export async function ownerKeyFor(user: string, userIds: UserIdConfig): Promise<string> {
-  if (userIds.mode === "raw") return base64url(await sha256(user));
-  return base64url(await hmacSha256(userIds.secret, JSON.stringify([OWNER_KEY_LABEL, user])));
 }

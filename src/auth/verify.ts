@@ -1,8 +1,9 @@
 import { decodeJwt, decodeProtectedHeader, errors, type JWTPayload, jwtVerify } from "jose";
 import type { AuthConfig } from "../config/auth";
-import { pseudonymousUser, userFromClaims } from "./claims";
+import { userFromClaims } from "./claims";
 import { hmacKey } from "./encoding";
 import { AuthFailed, type AuthFailure } from "./failures";
+import { type Identity, identityFor } from "./identity";
 import { type KeyPersistence, KeysUnavailable, verifyWithProviderKeys } from "./keys";
 
 /** Header parameters that point at a key. Honouring them lets a token bring its own key, so they are refused outright. */
@@ -25,17 +26,17 @@ const USER_FAILURES = {
   email_unverified: "email_unverified",
 } as const satisfies Record<string, AuthFailure>;
 
-export interface VerifiedUser {
-  /** The ChatKit `user`: prefix + claim, or its pseudonym with USER_ID_MODE=hmac. */
-  user: string;
+export interface VerifiedUser extends Identity {
   /** The verified claims, for state variables filled from claims. */
   claims: JWTPayload;
 }
 
 /**
- * Verifies a compact JWT and returns the ChatKit `user` it maps to. The
- * unverified `iss` only selects which configured provider's keys and rules
- * apply; every claim is then verified against that provider.
+ * Verifies a compact JWT and returns the ChatKit `user` and owner key it
+ * maps to. This is the fresh verification; requests go through
+ * `authenticate` (token-cache.ts), which calls it for tokens it has not
+ * seen. The unverified `iss` only selects which configured provider's keys
+ * and rules apply; every claim is then verified against that provider.
  * Throws {@link AuthFailed} with the reason.
  *
  * @param nowSeconds the current unix time, injected so tests control the clock
@@ -87,11 +88,8 @@ export async function verifyToken(
     requireVerifiedEmail: provider.requireVerifiedEmail,
   });
   if (!mapped.ok) throw new AuthFailed(USER_FAILURES[mapped.reason]);
-  const user =
-    auth.userIds.mode === "hmac"
-      ? await pseudonymousUser(auth.userIds.secret, provider.userPrefix, mapped.claim)
-      : mapped.user;
-  return { user, claims };
+  const { user, ownerKey } = await identityFor(auth, provider.userPrefix, mapped.claim);
+  return { user, ownerKey, claims };
 }
 
 /**
