@@ -1,12 +1,16 @@
 import { Hono } from "hono/tiny";
+import { adminRoutes } from "./admin/routes";
 import { requireUser } from "./auth/middleware";
 import { readinessCheck } from "./auth/readiness";
 import { ConfigError, loadConfig } from "./config/config";
-import type { GateDeps, GateEnv } from "./http/context";
+import type { GateDeps, GateEnv, GateVariables } from "./http/context";
 import { gateCors } from "./http/cors";
 import { GateError } from "./http/errors";
 import { log } from "./http/log";
 import { openApiDocument } from "./http/openapi";
+import { metricsBinding, recordRequest } from "./metrics/record";
+import { endpointPattern } from "./metrics/route";
+import { UpstreamTimer } from "./metrics/upstream-timer";
 import { modes } from "./modes";
 import { MODE_ROUTES, type RouteKey } from "./modes/mode";
 import { sessionRoutes } from "./sessions/routes";
@@ -24,6 +28,7 @@ const loggedConfigErrors = new WeakSet<ConfigError>();
 
 const defaultDeps: GateDeps = {
   now: () => Math.floor(Date.now() / 1000),
+  clock: Date.now,
   upstreamTimeoutMs: UPSTREAM_TIMEOUT_MS,
   sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
 };
@@ -45,24 +50,48 @@ export function createApp(overrides: Partial<GateDeps> = {}) {
   const app = new Hono<GateEnv>();
 
   app.use(async (c, next) => {
-    const started = Date.now();
+    const started = deps.clock();
     const requestId = crypto.randomUUID();
     c.set("requestId", requestId);
+    // Without the METRICS binding this lookup is all the metrics cost: no timer, no data point.
+    const metrics = metricsBinding(c.env);
+    if (metrics !== undefined) c.set("upstream", new UpstreamTimer(deps.clock));
     try {
       await next();
     } finally {
       c.header("x-request-id", requestId);
       const code = c.error instanceof GateError ? c.error.code : c.res.status === 404 ? "not_found" : undefined;
+      const durationMs = deps.clock() - started;
+      // The endpoint the request was for, also when a middleware refused it; never the raw path.
+      const route = endpointPattern(c);
       log(c.res.status >= 500 ? "error" : "info", "request", {
         request_id: requestId,
         method: c.req.method,
-        route: c.req.routePath,
+        route,
         status: c.res.status,
         code,
-        duration_ms: Date.now() - started,
+        duration_ms: durationMs,
         user: c.var.ownerKey?.slice(0, 16),
         upstream_request_id: c.var.upstreamRequestId,
       });
+      if (metrics !== undefined) {
+        // Each may be unset: the request can fail before the configuration loads or a user is verified.
+        const { config, claims, alias, upstream, ownerKey } = c.var as Partial<GateVariables>;
+        // Never throws: a failing binding is logged once and the response stands.
+        recordRequest(metrics, {
+          method: c.req.method,
+          routePath: route,
+          status: c.res.status,
+          code,
+          provider: claims?.iss,
+          alias,
+          mode: config?.mode.kind,
+          durationMs,
+          upstreamMs: upstream?.ms,
+          upstreamCalls: upstream?.calls,
+          ownerKey,
+        });
+      }
     }
   });
   app.use(async (c, next) => {
@@ -94,6 +123,8 @@ export function createApp(overrides: Partial<GateDeps> = {}) {
   app.get("/openapi.json", (c) => c.json(openApiDocument(c.var.config)));
   app.use("/v1/*", requireUser(deps));
   app.route("/v1/chatkit/sessions", sessionRoutes(deps));
+  // 404 unless ADMIN_POLICY is set; operator tokens only (src/admin/routes.ts).
+  app.route("/admin/v1", adminRoutes(deps));
   // Every mode's extra routes are registered; the configured mode serves its own, the others are 404.
   for (const [key, { method, path }] of Object.entries(MODE_ROUTES)) {
     app.on(method, path, (c, next) => {

@@ -1,12 +1,18 @@
 import type { ChatkitConfigurationParam } from "../chatkit/types";
+import { readPolicy } from "../policy/parse";
+import type { Policy } from "../policy/types";
 import { type UploadPolicy, uploadPolicy } from "../selfhosted/upload";
+import { type AdminConfig, readAdmin } from "./admin";
 import { type AuthConfig, readAuth } from "./auth";
 import { parseChatkitConfiguration } from "./chatkit-configuration";
+import { type QuotaConfig, readQuotas } from "./quotas";
 import { type RawEnv, SettingsReader } from "./reader";
 import { readMode, readSelfHosted, reportMixedSettings, type SelfHostedConfig } from "./self-hosted";
 import { readWorkflows, type WorkflowConfig } from "./workflows";
 
+export type { AdminConfig } from "./admin";
 export type { AuthConfig, AuthProvider } from "./auth";
+export type { QuotaConfig, QuotaLimits } from "./quotas";
 export type { ChatKitMode } from "./self-hosted";
 export type { Workflow } from "./workflows";
 
@@ -46,6 +52,12 @@ export interface Config extends WorkflowConfig {
   auth: AuthConfig;
   /** Exact origins allowed by CORS; empty disables CORS. */
   allowedOrigins: readonly string[];
+  /** `ACCESS_POLICY`: who may use the session routes, and which workflow; absent, every verified user may. */
+  accessPolicy?: Policy;
+  /** Per-user session quotas; absent when no limit is set. */
+  quotas?: QuotaConfig;
+  /** The admin API; absent (and 404) when `ADMIN_POLICY` is unset. */
+  admin?: AdminConfig;
 }
 
 /** Thrown by {@link parseConfig}; `problems` name settings, never their values. */
@@ -90,9 +102,18 @@ export function parseConfig(env: RawEnv): Config {
   );
   const auth = readAuth(read);
   const allowedOrigins = readOrigins(read);
+  // Aliases a policy or a limit may name; with CHATKIT_WORKFLOWS invalid, its own problem is reported first.
+  const aliases = workflows?.workflowAliases ?? new Map();
+  const accessPolicy = readPolicy(read, "ACCESS_POLICY", aliases);
+  const quotas = readQuotas(read, env, aliases);
+  const admin = readAdmin(read, auth);
 
   if (read.problems.length > 0 || !workflows || !auth || !mode) throw new ConfigError(read.problems);
-  return { ...workflows, mode, expiresAfterSeconds, maxRequestsPerMinute, auth, allowedOrigins };
+  const config: Config = { ...workflows, mode, expiresAfterSeconds, maxRequestsPerMinute, auth, allowedOrigins };
+  if (accessPolicy !== undefined) config.accessPolicy = accessPolicy;
+  if (quotas !== undefined) config.quotas = quotas;
+  if (admin !== undefined) config.admin = admin;
+  return config;
 }
 
 function readHosted(

@@ -1,5 +1,6 @@
 import type { JWTPayload } from "jose";
 import type { Config } from "../config/config";
+import type { UpstreamTimer } from "../metrics/upstream-timer";
 import type { SessionMode } from "../modes/mode";
 
 /** Values the middleware chain hands to later handlers. */
@@ -18,6 +19,16 @@ export interface GateVariables {
   ownerKey: string;
   requestId: string;
   upstreamRequestId?: string;
+  /**
+   * Times the request's calls to ChatKit for its metric. Set only when the
+   * `METRICS` binding is there: absent, nothing is timed.
+   */
+  upstream?: UpstreamTimer;
+  /**
+   * The configured workflow alias a create resolved to (a key of
+   * `CHATKIT_WORKFLOWS`), for its metric; never the raw body value.
+   */
+  alias?: string;
 }
 
 export interface GateEnv {
@@ -29,6 +40,8 @@ export interface GateEnv {
 export interface GateDeps {
   /** Current unix time in seconds. */
   now: () => number;
+  /** Milliseconds since the epoch, for the request's and its upstream calls' durations (metrics and logs). */
+  clock: () => number;
   /** Upper bound on one ChatKit call (and on a cancel's retries together), in milliseconds. */
   upstreamTimeoutMs: number;
   /** Waits between cancel retries. */

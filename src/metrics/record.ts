@@ -14,7 +14,7 @@ export const METRICS_BINDING = "METRICS";
 export interface RequestMetric {
   /** The request method, e.g. `POST`. */
   method: string;
-  /** The matched route's pattern (Hono's `c.req.routePath`), e.g. `/v1/chatkit/sessions/:session_id/cancel`; never the raw path. */
+  /** The endpoint's pattern (`endpointPattern` in ./route.ts), e.g. `/v1/chatkit/sessions/:session_id/cancel`, or `*`; never the raw path. */
   routePath: string;
   status: number;
   /** The refusal's error code; absent on success. */
@@ -66,8 +66,8 @@ export function toDataPoint(metric: RequestMetric): AnalyticsEngineDataPoint {
   };
   const owner = metric.ownerKey !== undefined && OWNER_KEY_SHAPE.test(metric.ownerKey) ? metric.ownerKey : "";
   return {
-    blobs: place(blobs, "blob", capBytes),
-    doubles: place(doubles, "double", nonNegative),
+    blobs: place(blobs, capBytes),
+    doubles: place(doubles, nonNegative),
     indexes: [owner],
   };
 }
@@ -99,8 +99,8 @@ const failingDatasets = new WeakSet<AnalyticsEngineDataset>();
  * The `METRICS` binding of `env`, if it is one: anything else under that
  * name (a var, say) counts as absent rather than failing every write.
  */
-export function metricsBinding(env: object): AnalyticsEngineDataset | undefined {
-  const candidate: unknown = (env as Record<string, unknown>)[METRICS_BINDING];
+export function metricsBinding(env: object | undefined): AnalyticsEngineDataset | undefined {
+  const candidate: unknown = (env as Record<string, unknown> | undefined)?.[METRICS_BINDING];
   return typeof candidate === "object" &&
     candidate !== null &&
     typeof (candidate as AnalyticsEngineDataset).writeDataPoint === "function"
@@ -108,24 +108,27 @@ export function metricsBinding(env: object): AnalyticsEngineDataset | undefined 
     : undefined;
 }
 
-/** Orders values by the number in their column name (`blob3` is position 3). */
-function place<F extends BlobField | DoubleField, V, W>(
-  values: Record<F, V>,
-  prefix: "blob" | "double",
-  clean: (value: V) => W,
-): W[] {
+/** Each field's array position: the number in its column name, from 1 (`blob3` is position 2). Worked out once. */
+const POSITIONS = Object.fromEntries(
+  Object.entries(METRIC_COLUMNS).map(([field, column]) => [field, Number(column.replace(/^\D+/, "")) - 1]),
+) as Record<BlobField | DoubleField, number>;
+
+/** Orders values by the number in their column name. */
+function place<F extends BlobField | DoubleField, V, W>(values: Record<F, V>, clean: (value: V) => W): W[] {
   const placed: W[] = [];
-  for (const field of Object.keys(values) as F[]) {
-    placed[Number(METRIC_COLUMNS[field].slice(prefix.length)) - 1] = clean(values[field]);
-  }
+  for (const field in values) placed[POSITIONS[field]] = clean(values[field]);
   return placed;
 }
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
+/** UTF-8 takes at most 3 bytes per UTF-16 code unit (a surrogate pair: 4 bytes for 2 units). */
+const MAX_UTF8_BYTES_PER_UNIT = 3;
 
 /** The longest prefix of `value` within {@link MAX_BLOB_BYTES} of UTF-8, never splitting a character. */
 function capBytes(value: string): string {
+  // Every blob is usually far shorter: skip encoding what cannot be over the cap (this is per request).
+  if (value.length * MAX_UTF8_BYTES_PER_UNIT <= MAX_BLOB_BYTES) return value;
   const bytes = encoder.encode(value);
   if (bytes.length <= MAX_BLOB_BYTES) return value;
   let end = MAX_BLOB_BYTES;

@@ -27,7 +27,8 @@ export const AE_RETENTION_DAYS = 90;
  * Every column the gate writes, by field name. Blobs and doubles are
  * numbered from 1 and dense; `index1` is the sampling key.
  *
- * - `route`: `METHOD pattern` of the matched route, e.g. `POST /v1/chatkit/sessions` (never a raw path or id)
+ * - `route`: `METHOD pattern` of the endpoint the request was for, e.g. `POST /v1/chatkit/sessions`, also when
+ *   it was refused before reaching it; `METHOD *` when no endpoint matched (never a raw path or id)
  * - `status`: the HTTP status, as text
  * - `code`: the error `code` of a refusal, `""` on success
  * - `provider`: the verified token's issuer, `""` when no token was verified

@@ -9,9 +9,10 @@ import type { Policy } from "./types";
  * no policy is configured. The thrown error carries the rule, so the
  * caller can log it with the provider.
  *
- * @param alias the workflow alias the client chose; undefined for the default workflow
+ * @param alias the workflow alias the client chose; undefined for the default workflow; null for
+ *   a request that starts no workflow (only the top level applies)
  */
-export function enforcePolicy(policy: Policy | undefined, claims: JWTPayload, alias?: string): void {
+export function enforcePolicy(policy: Policy | undefined, claims: JWTPayload, alias?: string | null): void {
   if (policy === undefined) return;
   const decision = evaluatePolicy(policy, claims, alias);
   if (!decision.allowed) throw new PolicyRefused(decision.rule);

@@ -16,11 +16,13 @@ const ALLOWED: PolicyDecision = Object.freeze({ allowed: true });
  * its place in the policy and its test, never by the claim's value.
  *
  * @param claims the verified token's payload
- * @param alias the workflow alias the client chose; undefined for the default workflow
+ * @param alias the workflow alias the client chose; undefined for the default workflow; null for a
+ *   request that starts no workflow (list, get, cancel), which only the top level applies to
  */
-export function evaluatePolicy(policy: Policy, claims: JWTPayload, alias?: string): PolicyDecision {
+export function evaluatePolicy(policy: Policy, claims: JWTPayload, alias?: string | null): PolicyDecision {
   const refused = unmet(policy.everyone, claims);
   if (refused !== undefined) return { allowed: false, rule: refused };
+  if (alias === null) return ALLOWED;
   const workflow = policy.workflows.get(alias ?? DEFAULT_WORKFLOW);
   const refusedHere = workflow === undefined ? undefined : unmet(workflow, claims);
   return refusedHere === undefined ? ALLOWED : { allowed: false, rule: refusedHere };

@@ -1,4 +1,5 @@
 import type { Context, Handler } from "hono";
+import { blockedError, blockedNow } from "../admin/blocks";
 import type { Config, SelfHostedModeConfig } from "../config/config";
 import type { GateDeps, GateEnv } from "../http/context";
 import { GateError } from "../http/errors";
@@ -43,6 +44,8 @@ export function selfHostedRoutes(config: Config, mode: SelfHostedModeConfig, dep
       grant.ownerKey,
       grant.sessionId,
     );
+    // Cancelled by an operator's block still in force: the same one read says so (403, not 401).
+    if (record !== null && blockedNow(record, now)) throw blockedError();
     // No record: cancelled and gone, never recorded (withdrawn), or another gate's session. All the same to the caller.
     if (record === null || effectiveStatus(record, now) !== "active") throw secretError("revoked");
     return grant;
@@ -74,7 +77,7 @@ export function selfHostedRoutes(config: Config, mode: SelfHostedModeConfig, dep
       const assertion = await assertionFor(c, keyring, grant, now);
       return forward(
         { request: c.req.raw, body: request.bytes, assertion },
-        { url: mode.serverUrl, timeoutMs: deps.upstreamTimeoutMs },
+        { url: mode.serverUrl, timeoutMs: deps.upstreamTimeoutMs, timer: c.var.upstream },
       );
     },
     jwks: (c) => c.json(jwks, 200, { "cache-control": jwksCaching }),
@@ -89,7 +92,11 @@ export function selfHostedRoutes(config: Config, mode: SelfHostedModeConfig, dep
       const now = deps.now();
       const grant = await session(c, keyring, now);
       const assertion = await assertionFor(c, keyring, grant, now);
-      return forwardUpload(c.req.raw, assertion, mode.uploads, { url: uploadUrl, timeoutMs: deps.upstreamTimeoutMs });
+      return forwardUpload(c.req.raw, assertion, mode.uploads, {
+        url: uploadUrl,
+        timeoutMs: deps.upstreamTimeoutMs,
+        timer: c.var.upstream,
+      });
     };
   }
   return routes;

@@ -1,15 +1,19 @@
 import type { Context } from "hono";
 import { Hono } from "hono/tiny";
+import { blockedError, inForce, readBlock } from "../admin/blocks";
 import { SESSION_ID } from "../chatkit/client";
 import { readJsonBody } from "../http/body";
 import type { GateDeps, GateEnv } from "../http/context";
 import { GateError } from "../http/errors";
 import { log } from "../http/log";
+import { enforceOn } from "../policy/access";
+import { EndingStore } from "../quota/ending-store";
+import { quotaFor } from "../quota/quota";
 import { type CancelDeps, cancelAll, cancelSession, needsCancel } from "./cancel";
 import { parseCreateRequest } from "./create-request";
 import { KvBudget } from "./kv-budget";
 import { type SessionRecord, toView } from "./record";
-import { LIST_PAGE_SIZE, readPages, SessionStore } from "./store";
+import { LIST_PAGE_SIZE, readPages, type SessionStore } from "./store";
 
 type Ctx = Context<GateEnv>;
 
@@ -35,19 +39,17 @@ const notFound = () => new GateError("session_not_found", "No such session for t
  * starts and ends a session upstream) is the request's `c.var.mode`.
  */
 export function sessionRoutes(deps: GateDeps) {
-  /** One store per request: it carries the request's KV budget and refreshes the sweep's marker once. */
-  const store = (c: Ctx) => new SessionStore(c.env.SESSIONS, deps.now, new KvBudget());
-  const cancelDeps = (c: Ctx, sessions: SessionStore): CancelDeps => ({
-    upstream: c.var.mode.upstream,
-    store: sessions,
-    now: deps.now,
-    retry: { clock: Date.now, sleep: deps.sleep },
-    deadline: Date.now() + deps.upstreamTimeoutMs,
-    onUpstream: (id) => c.set("upstreamRequestId", id),
-    onStoreFailure: (error) => log("error", "kv_write_failed", { request_id: c.var.requestId, error: String(error) }),
-  });
+  /**
+   * One store per request: it carries the request's KV budget and refreshes
+   * the sweep's marker once, and remembers the sessions it recorded ended.
+   */
+  const store = (c: Ctx) => new EndingStore(c.env.SESSIONS, deps.now, new KvBudget());
+  /** Frees the quota slots of the sessions this request ended; no call without quotas or ended sessions. */
+  const release = (c: Ctx, sessions: EndingStore) =>
+    quotaFor(c.var.config.quotas, c.env, c.var.ownerKey, c.var.requestId)?.release(sessions.ended);
+  const cancelDeps = (c: Ctx, sessions: EndingStore) => cancelDepsFor(c, sessions, deps);
   /** The caller's record for a path id; malformed ids never reach KV. */
-  const ownRecord = async (c: Ctx, sessions: SessionStore): Promise<SessionRecord> => {
+  const ownRecord = async (c: Ctx, sessions: EndingStore): Promise<SessionRecord> => {
     const id = c.req.param("session_id") ?? "";
     const record = SESSION_ID.test(id) ? await sessions.get(c.var.ownerKey, id) : null;
     if (record === null) throw notFound();
@@ -55,10 +57,21 @@ export function sessionRoutes(deps: GateDeps) {
   };
 
   return new Hono<GateEnv>()
+    .use(async (c, next) => {
+      // ACCESS_POLICY's top level applies to every session route; a workflow's additions to the create that picks it.
+      enforceOn(c, c.var.config.accessPolicy, "access_refused", null);
+      await next();
+    })
     .post("/", async (c) => {
       const { config, ownerKey, claims, mode } = c.var;
-      // Validated first: a body that can never succeed must not spend the user's create limit.
+      // Validated first: a body that can never succeed must not spend the user's create limit or quota.
       const request = parseCreateRequest(await readJsonBody(c.req.raw), config, claims);
+      if (request.alias !== undefined) c.set("alias", request.alias);
+      enforceOn(c, config.accessPolicy, "access_refused", request.alias);
+      // Blocks exist only while the admin API is on: one KV read per create then, none otherwise.
+      if (config.admin !== undefined && inForce(await readBlock(c.env.SESSIONS, ownerKey), deps.now())) {
+        throw blockedError();
+      }
       // Absent binding, no limit: see docs/operations.md.
       const limiter = (c.env as Partial<Env>).CREATE_LIMITER;
       if (limiter && !(await limiter.limit({ key: ownerKey })).success) {
@@ -66,7 +79,16 @@ export function sessionRoutes(deps: GateDeps) {
           "Retry-After": String(CREATE_LIMIT_RETRY_AFTER_SECONDS),
         });
       }
-      const session = await mode.start(c, request);
+      const quota = quotaFor(config.quotas, c.env, ownerKey, c.var.requestId);
+      const reservation = await quota?.acquire(request.alias, deps.now(), config.expiresAfterSeconds);
+      let session: Awaited<ReturnType<typeof mode.start>>;
+      try {
+        session = await mode.start(c, request);
+      } catch (error) {
+        // Nothing was started (or it was withdrawn): the slot and the day's count are given back.
+        if (reservation !== undefined) await quota?.refund(reservation);
+        throw error;
+      }
       const record: SessionRecord = {
         session_id: session.id,
         status: "active",
@@ -80,8 +102,10 @@ export function sessionRoutes(deps: GateDeps) {
         // An untracked session could never be listed or cancelled by its owner: withdraw it.
         log("error", "kv_write_failed", { request_id: c.var.requestId, error: String(error) });
         mode.withdraw(c, session.id);
+        if (reservation !== undefined) await quota?.refund(reservation);
         throw new GateError("storage_unavailable", "The session could not be recorded; try again");
       }
+      if (reservation !== undefined) await quota?.commit(reservation, session.id, session.expiresAt);
       return c.json({ ...toView(record, deps.now()), client_secret: session.clientSecret }, 201);
     })
     .get("/", async (c) => {
@@ -97,9 +121,14 @@ export function sessionRoutes(deps: GateDeps) {
     })
     .post("/cancel_all", async (c) => {
       const sessions = store(c);
-      const result = await cancelAll(c.var.ownerKey, cancelDeps(c, sessions));
-      if (!result.complete) log("warn", "cancel_all_incomplete", { request_id: c.var.requestId, ...result });
-      return c.json(result);
+      try {
+        const result = await cancelAll(c.var.ownerKey, cancelDeps(c, sessions));
+        if (!result.complete) log("warn", "cancel_all_incomplete", { request_id: c.var.requestId, ...result });
+        return c.json(result);
+      } finally {
+        // Also after a failure part-way: what was ended is freed; the rest counts until it expires.
+        await release(c, sessions);
+      }
     })
     .get("/:session_id", async (c) => c.json(toView(await ownRecord(c, store(c)), deps.now())))
     .post("/:session_id/cancel", async (c) => {
@@ -107,13 +136,28 @@ export function sessionRoutes(deps: GateDeps) {
       const record = await ownRecord(c, sessions);
       // Idempotent: a cancelled or expired session is answered from KV, with no upstream call and no write.
       if (!needsCancel(record, deps.now())) return c.json(toView(record, deps.now()));
-      const settled = await cancelSession(record, c.var.ownerKey, cancelDeps(c, sessions));
+      const settled = await cancelSession(record, c.var.ownerKey, cancelDeps(c, sessions)).finally(() =>
+        release(c, sessions),
+      );
       return c.json(toView(settled, deps.now()), settled.status === "cancel_pending" ? 202 : 200);
     });
 }
 
+/** What the cancels of one request may do: this request's mode, store, clock, deadline and log. */
+export function cancelDepsFor(c: Ctx, sessions: SessionStore, deps: GateDeps): CancelDeps {
+  return {
+    upstream: c.var.mode.upstream,
+    store: sessions,
+    now: deps.now,
+    retry: { clock: Date.now, sleep: deps.sleep, timer: c.var.upstream },
+    deadline: Date.now() + deps.upstreamTimeoutMs,
+    onUpstream: (id) => c.set("upstreamRequestId", id),
+    onStoreFailure: (error) => log("error", "kv_write_failed", { request_id: c.var.requestId, error: String(error) }),
+  };
+}
+
 /** The `cursor` query parameter of the list route, or a 400 when it is not one the list could have given. */
-function listCursor(c: Ctx): string | undefined {
+export function listCursor(c: Ctx): string | undefined {
   const values = c.req.queries("cursor") ?? [];
   if (values.length === 0) return undefined;
   const [cursor] = values;
@@ -127,6 +171,6 @@ function listCursor(c: Ctx): string | undefined {
  * Newest first by `created_at`, which has whole seconds; sessions created in
  * the same second follow in `session_id` order, so the order is total.
  */
-function newestFirst(a: SessionRecord, b: SessionRecord): number {
+export function newestFirst(a: SessionRecord, b: SessionRecord): number {
   return b.created_at - a.created_at || (a.session_id < b.session_id ? -1 : a.session_id > b.session_id ? 1 : 0);
 }

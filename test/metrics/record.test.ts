@@ -10,18 +10,12 @@ import {
   AE_MAX_INDEXES,
   MAX_BLOB_BYTES,
 } from "../../src/metrics/schema";
+import { stubDataset } from "./support";
 
 afterEach(() => vi.restoreAllMocks());
 
 const ISSUER = "https://idp.example.test/";
 const SECRET = "s".repeat(32);
-
-/** A stand-in for the Analytics Engine binding that keeps what it is given. */
-function stubDataset() {
-  const points: AnalyticsEngineDataPoint[] = [];
-  const dataset: AnalyticsEngineDataset = { writeDataPoint: (point) => void points.push(structuredClone(point ?? {})) };
-  return { dataset, points };
-}
 
 const bytes = (value: string | ArrayBuffer | null) =>
   typeof value === "string" ? new TextEncoder().encode(value).length : (value?.byteLength ?? 0);

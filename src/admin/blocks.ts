@@ -1,0 +1,91 @@
+import { GateError } from "../http/errors";
+import type { SessionRecord } from "../sessions/record";
+import { MIN_KV_TTL_SECONDS } from "../sessions/store";
+
+/** Where a user's block lives: one key per owner key, read once per create while the admin API is on. */
+const BLOCK_PREFIX = "block:";
+
+/** An operator's block on a user, as stored (no operator id and no raw user: the audit log has who). */
+export interface Block {
+  /** Unix seconds. */
+  blocked_at: number;
+  /** Unix seconds; absent: until unblocked. */
+  until?: number;
+  /** The operator's note; shown to operators, never to the user. */
+  reason: string;
+}
+
+/**
+ * What a block adds to the records it cancels, so `/chatkit` learns from
+ * the one record it reads anyway that the user is blocked (403), not merely
+ * that the session ended (401). Kept beside the record's own fields, which
+ * the API never shows.
+ */
+export interface BlockMark {
+  blocked?: true;
+  /** The block's `until`, so the mark lapses with it. */
+  blocked_until?: number;
+}
+
+export const blockedError = () =>
+  new GateError("forbidden", "This user is blocked by the operator and cannot use chat sessions");
+
+export const blockKey = (ownerKey: string) => `${BLOCK_PREFIX}${ownerKey}`;
+
+/** A block still in force at `now`: `until` is checked here too, as KV may keep a key past its TTL for a while. */
+export function inForce(block: Block | null, now: number): block is Block {
+  return block !== null && (block.until === undefined || now < block.until);
+}
+
+/** One KV read: the user's block, or null. A value that is not a block is ignored, as a foreign key would be. */
+export async function readBlock(kv: KVNamespace, ownerKey: string): Promise<Block | null> {
+  let value: unknown;
+  try {
+    value = await kv.get(blockKey(ownerKey), "json");
+  } catch {
+    throw new GateError("storage_unavailable", "Session storage is unavailable; try again");
+  }
+  return isBlock(value) ? value : null;
+}
+
+/** One KV write; the key expires with `until` (KV's 60 s minimum aside, which {@link inForce} covers). */
+export async function writeBlock(kv: KVNamespace, ownerKey: string, block: Block, now: number): Promise<void> {
+  const options: KVNamespacePutOptions = {};
+  if (block.until !== undefined) options.expirationTtl = Math.max(MIN_KV_TTL_SECONDS, block.until - now);
+  await kv.put(blockKey(ownerKey), JSON.stringify(block), options);
+}
+
+/** The record with the block's mark. */
+export function markBlocked(block: Block): (record: SessionRecord) => SessionRecord {
+  return (record) => {
+    const marked: SessionRecord & BlockMark = { ...record, blocked: true };
+    if (block.until !== undefined) marked.blocked_until = block.until;
+    return marked;
+  };
+}
+
+/** The record without a block's mark, or undefined when it has none. */
+export function unmarked(record: SessionRecord): SessionRecord | undefined {
+  const { blocked, blocked_until, ...rest } = record as SessionRecord & BlockMark;
+  return blocked === undefined && blocked_until === undefined ? undefined : rest;
+}
+
+/**
+ * True when the record was cancelled by a block still in force and the
+ * session would otherwise still be running: its secret answers 403, not 401.
+ * After the block lapses or the session's time is up, it is an ordinary ended session.
+ */
+export function blockedNow(record: SessionRecord, now: number): boolean {
+  const { blocked, blocked_until } = record as SessionRecord & BlockMark;
+  return blocked === true && now < record.expires_at && (blocked_until === undefined || now < blocked_until);
+}
+
+function isBlock(value: unknown): value is Block {
+  if (typeof value !== "object" || value === null) return false;
+  const b = value as Record<string, unknown>;
+  return (
+    Number.isSafeInteger(b.blocked_at) &&
+    (b.until === undefined || Number.isSafeInteger(b.until)) &&
+    typeof b.reason === "string"
+  );
+}

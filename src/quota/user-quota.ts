@@ -1,0 +1,136 @@
+import { DurableObject } from "cloudflare:workers";
+
+/** A UTC day is this many seconds; days are numbered from the epoch. */
+const DAY_SECONDS = 86_400;
+
+/** Which limit refused a start: the per-user ones, or the chosen workflow's own. */
+export type QuotaLimitKind = "daily" | "active" | "workflow_daily" | "workflow_active";
+
+/** The limits that apply to one start; an absent one does not apply. */
+export interface StartLimits {
+  daily?: number;
+  maxActive?: number;
+  workflowDaily?: number;
+  workflowMaxActive?: number;
+}
+
+export interface AcquireRequest {
+  /** Names the slot until {@link UserQuota.commit} renames it after the session's id. */
+  reservation: string;
+  /** The workflow alias, or `@default`. */
+  scope: string;
+  /** Unix seconds, from the worker's clock. */
+  now: number;
+  /** Until when the slot counts unless committed: the latest the session could expire. */
+  expiresAt: number;
+  limits: StartLimits;
+}
+
+export type AcquireResult =
+  | { ok: true }
+  /** `retryAfter`: seconds until the limit can let one more through (a slot's expiry, or UTC midnight). */
+  | { ok: false; limit: QuotaLimitKind; retryAfter: number };
+
+/**
+ * One user's session counts, in a SQLite-backed Durable Object named by the
+ * owner key. A Durable Object runs one request at a time and these methods
+ * never await, so each check-and-count is atomic: the limits are exact,
+ * whatever the concurrency and wherever the requests come from.
+ *
+ * - `active`: sessions that may still be in use. A row leaves when its
+ *   session is released (confirmed cancel), refunded (its create failed),
+ *   or its `expires_at` passes (rows past it are ignored and pruned).
+ * - `started`: sessions started per UTC day and scope; only a refund takes
+ *   one back, a cancel does not.
+ */
+export class UserQuota extends DurableObject {
+  private readonly sql: SqlStorage;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    this.sql.exec(`
+      CREATE TABLE IF NOT EXISTS active (id TEXT PRIMARY KEY, scope TEXT NOT NULL, day INTEGER NOT NULL, expires_at INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS started (day INTEGER NOT NULL, scope TEXT NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (day, scope));
+    `);
+  }
+
+  /** Counts one start when every limit allows it; otherwise counts nothing and says which limit refused. */
+  acquire(request: AcquireRequest): AcquireResult {
+    const { now, scope, limits } = request;
+    const day = Math.floor(now / DAY_SECONDS);
+    this.sql.exec("DELETE FROM active WHERE expires_at <= ?", now);
+    this.sql.exec("DELETE FROM started WHERE day < ?", day);
+
+    const untilExpiry = (where: string, ...args: unknown[]) => {
+      const row = this.sql
+        .exec<{ soonest: number }>(`SELECT MIN(expires_at) AS soonest FROM active ${where}`, ...args)
+        .one();
+      return Math.max(1, row.soonest - now);
+    };
+    const untilMidnight = (day + 1) * DAY_SECONDS - now;
+    const activeCount = (where: string, ...args: unknown[]) =>
+      this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM active ${where}`, ...args).one().n;
+    const startedCount = (where: string, ...args: unknown[]) =>
+      this.sql
+        .exec<{ n: number }>(`SELECT COALESCE(SUM(count), 0) AS n FROM started WHERE day = ? ${where}`, day, ...args)
+        .one().n;
+
+    if (limits.maxActive !== undefined && activeCount("") >= limits.maxActive) {
+      return { ok: false, limit: "active", retryAfter: untilExpiry("") };
+    }
+    if (limits.workflowMaxActive !== undefined && activeCount("WHERE scope = ?", scope) >= limits.workflowMaxActive) {
+      return { ok: false, limit: "workflow_active", retryAfter: untilExpiry("WHERE scope = ?", scope) };
+    }
+    if (limits.daily !== undefined && startedCount("") >= limits.daily) {
+      return { ok: false, limit: "daily", retryAfter: untilMidnight };
+    }
+    if (limits.workflowDaily !== undefined && startedCount("AND scope = ?", scope) >= limits.workflowDaily) {
+      return { ok: false, limit: "workflow_daily", retryAfter: untilMidnight };
+    }
+    this.sql.exec(
+      "INSERT OR REPLACE INTO active (id, scope, day, expires_at) VALUES (?, ?, ?, ?)",
+      request.reservation,
+      scope,
+      day,
+      request.expiresAt,
+    );
+    this.sql.exec(
+      "INSERT INTO started (day, scope, count) VALUES (?, ?, 1) ON CONFLICT (day, scope) DO UPDATE SET count = count + 1",
+      day,
+      scope,
+    );
+    return { ok: true };
+  }
+
+  /** The session started: its slot now carries the session's id (for release) and its real expiry. */
+  commit(reservation: string, sessionId: string, expiresAt: number): void {
+    this.sql.exec("UPDATE active SET id = ?, expires_at = ? WHERE id = ?", sessionId, expiresAt, reservation);
+  }
+
+  /** The start failed: the slot and the day's count are given back. */
+  refund(reservation: string): void {
+    const rows = this.sql
+      .exec<{ scope: string; day: number }>("SELECT scope, day FROM active WHERE id = ?", reservation)
+      .toArray();
+    for (const { scope, day } of rows) {
+      this.sql.exec("UPDATE started SET count = count - 1 WHERE day = ? AND scope = ? AND count > 0", day, scope);
+    }
+    this.sql.exec("DELETE FROM active WHERE id = ?", reservation);
+  }
+
+  /** Sessions that ended (a confirmed cancel): their slots are free; the day's count stays. */
+  release(sessionIds: readonly string[]): void {
+    for (const id of sessionIds) this.sql.exec("DELETE FROM active WHERE id = ?", id);
+  }
+
+  /** The active slots and today's starts, for tests and the operator's view. */
+  snapshot(now: number): { active: number; startedToday: number } {
+    const day = Math.floor(now / DAY_SECONDS);
+    const active = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM active WHERE expires_at > ?", now).one().n;
+    const startedToday = this.sql
+      .exec<{ n: number }>("SELECT COALESCE(SUM(count), 0) AS n FROM started WHERE day = ?", day)
+      .one().n;
+    return { active, startedToday };
+  }
+}
