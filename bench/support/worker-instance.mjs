@@ -2,12 +2,13 @@
 // `fetch(request, env, ctx)` with one env object per isolate, reused across
 // requests. Importing the bundle under a new query string gives a fresh
 // module instance, which is what a cold isolate is.
+import { registerHooks } from "node:module";
 import { pathToFileURL } from "node:url";
 import { CHATKIT_BASE_URL, JWKS_URL } from "./fake-peers.mjs";
 import { AUDIENCE, ISSUER } from "./tokens.mjs";
 
 /** Requests carry the SPA's origin, as a browser call does, so CORS work is included. */
-export const ORIGIN = "https://app.example.com";
+export const ORIGIN = "https://app.bench.test";
 /** Where the worker is called; `.test`, like the other bench hosts. */
 export const BASE = "https://gate.bench.test";
 
@@ -34,6 +35,18 @@ export const BASE_VARS = {
 
 /** The per-user create limiter binding, always allowing: the bench measures the worker, not the limit. */
 const ALWAYS_ALLOW = { limit: async () => ({ success: true }) };
+
+/**
+ * workerd's own modules, which the bundle imports and Node cannot: each is
+ * resolved to a stand-in next to this file, once per process.
+ */
+const WORKERD_MODULES = { "cloudflare:workers": new URL("./cloudflare-workers-stub.mjs", import.meta.url).href };
+registerHooks({
+  resolve(specifier, context, nextResolve) {
+    const stand = WORKERD_MODULES[specifier];
+    return stand === undefined ? nextResolve(specifier, context) : { url: stand, shortCircuit: true };
+  },
+});
 
 let isolates = 0;
 

@@ -72,6 +72,31 @@ interface HeldKeys extends FetchedKeys {
   /** When they were fetched (for adopted sets: when another isolate fetched them, minus jitter). */
   fetchedAt: number;
   maxAgeMs: number;
+  /**
+   * Which key material this is: a new number whenever the set's text
+   * changes (a key added, removed, or replaced under the same kid), kept
+   * when a refresh brings the same set. See {@link KeyStamp}.
+   */
+  generation: number;
+}
+
+/** The last generation handed out in this isolate; generations are never reused. */
+let generations = 0;
+
+/**
+ * The key material that verified a token: its provider's key state and the
+ * generation of the set it was verified with. The token cache keeps it with
+ * each entry and asks {@link stampHolds} on every hit, so a cached token
+ * never outlives the key set that verified it.
+ */
+export interface KeyStamp {
+  readonly state: object;
+  readonly generation: number;
+}
+
+/** A verification with a provider's keys, and the key material it used. */
+export interface ProviderVerification extends JWTVerifyResult {
+  readonly stamp: KeyStamp;
 }
 
 /** One provider's keys in this isolate. */
@@ -85,6 +110,8 @@ interface ProviderKeys {
   persisted?: string;
   /** The KV read of a cold isolate: once, shared by the requests that arrive together. */
   adopted?: Promise<void>;
+  /** The KV read has settled: later verifications skip the bounded wait (a timer each) altogether. */
+  adoptionSettled?: boolean;
   readonly refresh: SingleFlight;
   /** When the last refresh started; the cooldown counts from here. */
   lastStart?: number;
@@ -118,26 +145,49 @@ export async function verifyWithProviderKeys(
   provider: AuthProvider,
   persistence: KeyPersistence,
   options: JWTVerifyOptions,
-): Promise<JWTVerifyResult> {
+): Promise<ProviderVerification> {
   const state = stateFor(provider);
   // Milliseconds, not the request's whole-second clock: a cooldown counted in whole seconds runs up to 1 s short.
   const now = Date.now();
-  const getKey: JWTVerifyGetKey = (header, jws) => keyFor(state, header, jws, now, persistence);
+  // The set the last key came from: after a retry with a refreshed set, that set verified the token.
+  let used: HeldKeys | undefined;
+  const getKey: JWTVerifyGetKey = async (header, jws) => {
+    const found = await keyFor(state, header, jws, now, persistence);
+    used = found.held;
+    return found.key;
+  };
+  const stamped = (result: JWTVerifyResult): ProviderVerification => ({
+    ...result,
+    stamp: { state, generation: (used as HeldKeys).generation },
+  });
   try {
     try {
-      return await jwtVerify(token, getKey, options);
+      return stamped(await jwtVerify(token, getKey, options));
     } catch (error) {
       if (!(error instanceof errors.JWSSignatureVerificationFailed)) throw error;
       const before = state.keys;
       if ((await refreshIfAllowed(state, now, persistence, "signature")) !== "refreshed") throw error;
       // The same set again cannot verify differently: refuse without a second verification.
       if (state.keys === undefined || state.keys.text === before?.text) throw error;
-      return await jwtVerify(token, getKey, options);
+      return stamped(await jwtVerify(token, getKey, options));
     }
   } catch (error) {
     if (error instanceof KeysUnavailable) logUnavailable(state, error);
     throw error;
   }
+}
+
+/**
+ * Whether a token verified with `stamp`'s keys would still meet the same
+ * keys in a fresh verification now: its provider holds the same generation
+ * of the key set, and that set is not due for a refresh. Anything else (the
+ * set changed, or it is stale and a fresh verification would refetch it
+ * first) sends the caller to a fresh verification. `now` is in milliseconds,
+ * the clock the key state keeps.
+ */
+export function stampHolds(stamp: KeyStamp, now: number = Date.now()): boolean {
+  const held = fresh(stamp.state as ProviderKeys, now);
+  return held !== undefined && held.generation === stamp.generation;
 }
 
 /** A provider's key source as a readiness probe sees it; no secrets, nothing from tokens. */
@@ -198,7 +248,7 @@ async function keyFor(
   jws: Parameters<JWTVerifyGetKey>[1],
   now: number,
   persistence: KeyPersistence,
-): Promise<CryptoKey> {
+): Promise<{ key: CryptoKey; held: HeldKeys }> {
   await adopt(state, persistence);
   if (fresh(state, now) === undefined) {
     await refreshIfAllowed(state, now, persistence, "stale");
@@ -207,14 +257,14 @@ async function keyFor(
   if (held === undefined)
     throw state.failure ?? new KeysUnavailable("jwks", state.jwksUrl ?? state.issuer, { kind: "stalled" });
   try {
-    return await match(state, held, header, jws);
+    return { key: await match(state, held, header, jws), held };
   } catch (error) {
     if (!(error instanceof errors.JWKSNoMatchingKey)) throw error;
     // An unknown kid may be a new key: look once per cooldown, else it is the token's fault.
     if ((await refreshIfAllowed(state, now, persistence, "kid")) !== "refreshed") throw error;
     const refreshed = fresh(state, now);
     if (refreshed === undefined || refreshed === held) throw error;
-    return match(state, refreshed, header, jws);
+    return { key: await match(state, refreshed, header, jws), held: refreshed };
   }
 }
 
@@ -284,7 +334,8 @@ async function refresh(state: ProviderKeys, now: number, persistence: KeyPersist
       MIN_KEY_AGE_SECONDS,
       Math.min(fetched.maxAgeSeconds ?? JWKS_MAX_AGE_SECONDS, JWKS_MAX_AGE_SECONDS),
     );
-    state.keys = { ...fetched, fetchedAt: now, maxAgeMs: maxAgeSeconds * 1000 };
+    const generation = state.keys?.text === fetched.text ? state.keys.generation : ++generations;
+    state.keys = { ...fetched, fetchedAt: now, maxAgeMs: maxAgeSeconds * 1000, generation };
     state.failure = undefined;
     if (fetched.text !== state.persisted) {
       state.persisted = fetched.text;
@@ -309,6 +360,7 @@ function persist(state: ProviderKeys, value: PersistedKeys, ttl: number, persist
 
 /** A cold isolate's first look: a key set another isolate persisted. Once per provider per isolate. */
 async function adopt(state: ProviderKeys, persistence: KeyPersistence): Promise<void> {
+  if (state.adoptionSettled) return;
   state.adopted ??= (async () => {
     const stored = await state.storageKey
       .then((key) => persistence.kv.get<PersistedKeys>(key, "json"))
@@ -326,8 +378,11 @@ async function adopt(state: ProviderKeys, persistence: KeyPersistence): Promise<
       text: state.persisted,
       fetchedAt: stored.uat - Math.floor(Math.random() * ADOPTION_JITTER_MS),
       maxAgeMs: Math.max(MIN_KEY_AGE_SECONDS, Math.min(maxAge, JWKS_MAX_AGE_SECONDS)) * 1000,
+      generation: ++generations,
     };
-  })();
+  })().finally(() => {
+    state.adoptionSettled = true;
+  });
   // Like any shared work, the read may belong to another request: wait for it within a bound, and
   // after a read that never settles, go without (the keys are then fetched).
   if ((await boundedWait(state.adopted, KV_READ_BOUND_MS)) === TIMED_OUT) state.adopted = Promise.resolve();

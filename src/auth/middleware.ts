@@ -20,7 +20,7 @@ export function requireUser(deps: Pick<GateDeps, "now">) {
     if (bearer.kind !== "token") throw authError(bearer.kind);
     let verified: VerifiedUser;
     try {
-      verified = await authenticate(bearer.token, c.var.config.auth, deps.now(), {
+      verified = await authenticate(bearer.token, c.get("config").auth, deps.now(), {
         kv: c.env.SESSIONS,
         waitUntil: (promise) => c.executionCtx.waitUntil(promise),
       });

@@ -20,7 +20,7 @@ export const readinessCheck = createMiddleware<GateEnv>(async (c, next) => {
     kv: c.env.SESSIONS,
     waitUntil: (promise: Promise<unknown>) => c.executionCtx.waitUntil(promise),
   };
-  const jwksProviders = [...c.var.config.auth.providers.values()].filter((provider) => provider.keys === "jwks");
+  const jwksProviders = [...c.get("config").auth.providers.values()].filter((provider) => provider.keys === "jwks");
   const reports = await Promise.all(jwksProviders.map((provider) => probeKeys(provider, persistence)));
   const ready = reports.every((report) => report.ready);
   return c.json({ status: ready ? "ready" : "not_ready", providers: reports }, ready ? 200 : 503);

@@ -1,6 +1,6 @@
 import type { AuthConfig } from "../config/auth";
 import { AuthFailed, type AuthFailure } from "./failures";
-import { JWKS_MAX_AGE_SECONDS, type KeyPersistence } from "./keys";
+import { JWKS_MAX_AGE_SECONDS, type KeyPersistence, type KeyStamp, stampHolds } from "./keys";
 import { LruMap } from "./lru";
 import { type VerifiedUser, verifyToken } from "./verify";
 
@@ -26,11 +26,10 @@ export const MAX_CACHED_TOKEN_LENGTH = 4_096;
 
 /**
  * The longest a verification is reused, in seconds, counted from when it was
- * done: the JWKS max age. Without it, a token whose signing key left the
- * JWKS would keep passing until its own `exp`, which some IdPs set a day
- * ahead. With it, a removed key's tokens pass at most twice the JWKS max age
- * after the removal (the key set held up to that long, then an entry made
- * just before the refresh), against once the max age without the cache.
+ * done: the JWKS max age. The key stamp (below) already ends an entry when
+ * its provider's key set changes or falls due for a refresh; this bound also
+ * covers HS256, whose secret has no key set, and costs one verification per
+ * token every ten minutes.
  */
 export const MAX_CACHED_SECONDS = JWKS_MAX_AGE_SECONDS;
 
@@ -42,6 +41,8 @@ interface CachedToken {
   readonly iat?: number;
   /** Unix seconds after which the token is verified afresh ({@link MAX_CACHED_SECONDS}). */
   readonly reuseUntil: number;
+  /** The key material that verified the token (JWKS providers); the entry holds only while it does. */
+  readonly stamp?: KeyStamp;
 }
 
 /**
@@ -63,14 +64,16 @@ const caches = new WeakMap<AuthConfig, LruMap<string, CachedToken>>();
  * `nowSeconds` exactly as a fresh verification compares them, and a token
  * that fails is refused with the same failure and dropped.
  *
- * A hit does not re-check what depends on the outside world and not on the
- * token or the configuration: the provider's current key set. A key removed
- * from the JWKS before the token's `exp` keeps its cached tokens passing until
- * the entry's age reaches {@link MAX_CACHED_SECONDS} (Envoy's cache keeps them
- * until `exp`). Every other check (header, issuer, algorithm,
- * audience, signature, user mapping) is a pure function of the token string
- * and the configuration, the cache's two keys, so it cannot turn out
- * differently.
+ * A hit also re-checks what depends on the outside world: the provider's
+ * key set. Each entry keeps the stamp of the key material that verified it
+ * (keys.ts), and a hit holds only while the provider still has that same
+ * generation of its key set and the set is not due for a refresh. When the
+ * set changed (a key removed, or a kid reused for a new key) or is stale, the
+ * token goes to a fresh verification, which refetches or refuses exactly as
+ * it would for a token never seen. Every other check (header, issuer,
+ * algorithm, audience, signature, user mapping) is a pure function of the
+ * token string, the configuration (the cache's two keys) and those keys, so
+ * it cannot turn out differently.
  *
  * A hit costs a Map lookup and no WebCrypto call: the user, the owner key and
  * the claims are kept with the token.
@@ -90,14 +93,19 @@ export async function authenticate(
   const cached = cache?.get(token);
   if (cache !== undefined && cached !== undefined) {
     const failure = timeFailure(cached, nowSeconds, auth.clockToleranceSeconds);
-    if (failure === undefined && nowSeconds < cached.reuseUntil) return cached.verified;
+    if (failure === undefined && nowSeconds < cached.reuseUntil && keysHold(cached)) return cached.verified;
     cache.delete(token);
     if (failure !== undefined) throw new AuthFailed(failure);
   }
-  const verified = await verify(token, auth, nowSeconds, persistence);
-  cache?.set(token, entryFor(verified, nowSeconds));
-  return verified;
+  const { stamp, ...verified } = await verify(token, auth, nowSeconds, persistence);
+  if (cache === undefined) return verified;
+  const entry = entryFor(verified, stamp, nowSeconds);
+  cache.set(token, entry);
+  return entry.verified;
 }
+
+/** HS256 entries have no stamp: the secret is the configuration's, and a new one is a new cache. */
+const keysHold = (cached: CachedToken) => cached.stamp === undefined || stampHolds(cached.stamp);
 
 function cacheFor(auth: AuthConfig): LruMap<string, CachedToken> {
   let cache = caches.get(auth);
@@ -108,9 +116,10 @@ function cacheFor(auth: AuthConfig): LruMap<string, CachedToken> {
   return cache;
 }
 
-function entryFor(verified: VerifiedUser, nowSeconds: number): CachedToken {
+function entryFor(verified: VerifiedUser, stamp: KeyStamp | undefined, nowSeconds: number): CachedToken {
   const { exp, nbf, iat } = verified.claims;
   return {
+    stamp,
     verified: Object.freeze({ ...verified, claims: deepFreeze(verified.claims) }),
     // A fresh verification requires a numeric exp (and numeric nbf and iat when present).
     exp: exp as number,

@@ -4,7 +4,7 @@ import { userFromClaims } from "./claims";
 import { hmacKey } from "./encoding";
 import { AuthFailed, type AuthFailure } from "./failures";
 import { type Identity, identityFor } from "./identity";
-import { type KeyPersistence, KeysUnavailable, verifyWithProviderKeys } from "./keys";
+import { type KeyPersistence, type KeyStamp, KeysUnavailable, verifyWithProviderKeys } from "./keys";
 
 /** Header parameters that point at a key. Honouring them lets a token bring its own key, so they are refused outright. */
 const KEY_LOCATING_HEADERS = ["jku", "x5u", "jwk", "x5c"] as const;
@@ -31,6 +31,12 @@ export interface VerifiedUser extends Identity {
   claims: JWTPayload;
 }
 
+/** A fresh verification's outcome and, for a JWKS provider, the key material that verified the token. */
+export interface FreshVerification extends VerifiedUser {
+  /** Undefined for HS256, whose secret is part of the configuration. */
+  stamp?: KeyStamp;
+}
+
 /**
  * Verifies a compact JWT and returns the ChatKit `user` and owner key it
  * maps to. This is the fresh verification; requests go through
@@ -46,7 +52,7 @@ export async function verifyToken(
   auth: AuthConfig,
   nowSeconds: number,
   persistence: KeyPersistence,
-): Promise<VerifiedUser> {
+): Promise<FreshVerification> {
   let header: ReturnType<typeof decodeProtectedHeader>;
   let unverified: JWTPayload;
   try {
@@ -62,6 +68,7 @@ export async function verifyToken(
   if (typeof header.alg !== "string" || !provider.algorithms.includes(header.alg)) throw new AuthFailed("algorithm");
 
   let claims: JWTPayload;
+  let stamp: KeyStamp | undefined;
   try {
     const options = {
       issuer: provider.issuer,
@@ -71,10 +78,11 @@ export async function verifyToken(
       requiredClaims: ["exp"],
       currentDate: new Date(nowSeconds * 1000),
     };
-    ({ payload: claims } =
-      provider.keys === "secret"
-        ? await jwtVerify(token, await hmacKey(auth.hs256Secret as string), options)
-        : await verifyWithProviderKeys(token, provider, persistence, options));
+    if (provider.keys === "secret") {
+      ({ payload: claims } = await jwtVerify(token, await hmacKey(auth.hs256Secret as string), options));
+    } else {
+      ({ payload: claims, stamp } = await verifyWithProviderKeys(token, provider, persistence, options));
+    }
   } catch (error) {
     throw new AuthFailed(classify(error));
   }
@@ -89,7 +97,7 @@ export async function verifyToken(
   });
   if (!mapped.ok) throw new AuthFailed(USER_FAILURES[mapped.reason]);
   const { user, ownerKey } = await identityFor(auth, provider.userPrefix, mapped.claim);
-  return { user, ownerKey, claims };
+  return { user, ownerKey, claims, stamp };
 }
 
 /**

@@ -1,3 +1,4 @@
+import { timed, type UpstreamTimer } from "../metrics/upstream-timer";
 import type { ChatKitClient, ChatKitResult } from "./client";
 import { UpstreamError, type UpstreamFailure } from "./failures";
 
@@ -20,6 +21,8 @@ export interface RetryDeps {
    * by {@link CANCEL_ATTEMPTS} and the deadline only.
    */
   mayRetry?: () => boolean;
+  /** Times each attempt for the request's metric (not the waits between them); absent, nothing is timed. */
+  timer?: UpstreamTimer;
 }
 
 /** Failures worth another attempt: the request may not have reached ChatKit, or ChatKit asked us to wait. */
@@ -56,7 +59,7 @@ export async function cancelWithRetries(
     try {
       // Each attempt gets an equal share of what is left, so one hung attempt cannot use up the retries.
       const share = (deadline - deps.clock()) / (CANCEL_ATTEMPTS - attempt);
-      return await client.cancelSession(sessionId, Math.max(1, Math.floor(share)));
+      return await timed(deps.timer, () => client.cancelSession(sessionId, Math.max(1, Math.floor(share))));
     } catch (error) {
       if (!(error instanceof UpstreamError)) throw error;
       const wait = waitFor(error.failure, attempt, deps.clock());

@@ -25,6 +25,8 @@ export async function readCapped(
     }
     chunks.push(value);
   }
+  // The usual small body arrives in one chunk: hand it over rather than copy it.
+  if (chunks.length === 1) return chunks[0] as Uint8Array;
   const bytes = new Uint8Array(size);
   let offset = 0;
   for (const chunk of chunks) {

@@ -1,3 +1,4 @@
+import { adminPaths } from "../admin/openapi";
 import type { Config, SelfHostedModeConfig } from "../config/config";
 import { createRequestSchemaFor } from "../sessions/create-request";
 import { LIST_CURSOR } from "../sessions/routes";
@@ -123,6 +124,7 @@ export function openApiDocument(config: Config): object {
         },
       },
       ...(selfHosted ? selfHostedPaths(selfHosted) : {}),
+      ...adminPaths(config),
     },
     components: {
       securitySchemes: {

@@ -8,6 +8,7 @@ import type { Config, HostedModeConfig } from "../config/config";
 import type { GateDeps, GateEnv } from "../http/context";
 import { GateError } from "../http/errors";
 import { log } from "../http/log";
+import { timed } from "../metrics/upstream-timer";
 import type { CreateRequest } from "../sessions/create-request";
 import type { SessionMode, SessionUpstream, StartedSession } from "./mode";
 
@@ -29,7 +30,7 @@ export function hostedMode(config: Config, mode: HostedModeConfig, deps: GateDep
   const withdraw = (c: Ctx, sessionId: string): void => {
     c.executionCtx.waitUntil(
       client.cancelSession(sessionId).catch((error: unknown) => {
-        log("error", "withdraw_failed", { request_id: c.var.requestId, error: String(error) });
+        log("error", "withdraw_failed", { request_id: c.get("requestId"), error: String(error) });
       }),
     );
   };
@@ -64,7 +65,7 @@ export function hostedMode(config: Config, mode: HostedModeConfig, deps: GateDep
       const workflow = request.workflow;
       if (workflow === undefined) throw new GateError("config_invalid", "CHATKIT_WORKFLOW_ID is required");
       const body: CreateChatSessionBody = {
-        user: c.var.user,
+        user: c.get("user"),
         workflow: request.stateVariables ? { ...workflow, state_variables: request.stateVariables } : { ...workflow },
         expires_after: { anchor: "created_at", seconds: config.expiresAfterSeconds },
         rate_limits: { max_requests_per_1_minute: config.maxRequestsPerMinute },
@@ -90,7 +91,7 @@ export function hostedMode(config: Config, mode: HostedModeConfig, deps: GateDep
     const startedAt = deps.now();
     let created: ChatKitResult;
     try {
-      created = await client.createSession(body);
+      created = await timed(c.get("upstream"), () => client.createSession(body));
     } catch (error) {
       if (!(error instanceof UpstreamError)) throw error;
       c.set("upstreamRequestId", error.requestId);
@@ -105,7 +106,7 @@ export function hostedMode(config: Config, mode: HostedModeConfig, deps: GateDep
       endedAt: deps.now(),
     });
     if (field === undefined) return session;
-    log("error", "upstream_session_mismatch", { request_id: c.var.requestId, field });
+    log("error", "upstream_session_mismatch", { request_id: c.get("requestId"), field });
     withdraw(c, session.id);
     throw upstreamGateError({ kind: "unexpected_session", field });
   }

@@ -28,7 +28,7 @@ export function selfHostedMode(config: Config, mode: SelfHostedModeConfig, deps:
       const keyring = await keyringFor(mode.signingKeys);
       const id = newSessionId();
       const expiresAt = deps.now() + config.expiresAfterSeconds;
-      const grant: SessionGrant = { sessionId: id, ownerKey: c.var.ownerKey, user: c.var.user, expiresAt };
+      const grant: SessionGrant = { sessionId: id, ownerKey: c.get("ownerKey"), user: c.get("user"), expiresAt };
       if (request.workflow !== undefined) grant.workflow = request.workflow;
       if (request.stateVariables !== undefined) grant.stateVariables = request.stateVariables;
       const started: StartedSession = { id, clientSecret: await sealClientSecret(keyring, grant), expiresAt };

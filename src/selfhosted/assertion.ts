@@ -1,4 +1,3 @@
-import { SignJWT } from "jose";
 import { base64url } from "../auth/encoding";
 import type { StateValue } from "../chatkit/types";
 import type { Workflow } from "../config/workflows";
@@ -47,14 +46,50 @@ export interface AssertionClaims {
   state_variables?: Record<string, StateValue>;
 }
 
+/** WebCrypto's ECDSA over P-256 with SHA-256: its signature is r || s, 64 bytes, which is JWS's ES256 form (RFC 7518 §3.4). */
+const ES256 = { name: "ECDSA", hash: "SHA-256" } as const;
+
+const encoder = new TextEncoder();
+
+/** The encoded protected header per signing kid: the same bytes on every request, so they are built once. */
+const headers = new Map<string, string>();
+
+function encodedHeader(kid: string): string {
+  let header = headers.get(kid);
+  if (header === undefined) {
+    header = base64url(encoder.encode(JSON.stringify({ alg: "ES256", kid, typ: "JWT" })));
+    headers.set(kid, header);
+  }
+  return header;
+}
+
+/** The last request URL's origin: a gate serves /chatkit at one URL, so parsing it once saves a URL parse per request. */
+let lastUrl: string | undefined;
+let lastOrigin = "";
+
+function originOf(url: string): string {
+  if (url !== lastUrl) {
+    lastOrigin = new URL(url).origin;
+    lastUrl = url;
+  }
+  return lastOrigin;
+}
+
 /**
  * Signs the identity assertion for one forwarded request: a compact JWS,
  * ES256, with the signing key's `kid`. It carries exactly the claims above:
  * never the client secret, the IdP token or other claims of it.
+ *
+ * Written on WebCrypto rather than with jose's SignJWT: the header is fixed,
+ * the claims are built here, and all that remains of a JWS is base64url and
+ * one signature (RFC 7515 §5.1). jose's general path (claim builders, header
+ * checks, key type checks per call) cost about as much again as the
+ * signature; test/selfhosted/assertion.test.ts verifies these assertions
+ * with jose's jwtVerify.
  */
-export function signAssertion(keyring: Keyring, input: AssertionInput, nowSeconds: number): Promise<string> {
+export async function signAssertion(keyring: Keyring, input: AssertionInput, nowSeconds: number): Promise<string> {
   const claims: AssertionClaims = {
-    iss: new URL(input.requestUrl).origin,
+    iss: originOf(input.requestUrl),
     aud: input.audience,
     sub: input.user,
     sid: input.sessionId,
@@ -69,7 +104,7 @@ export function signAssertion(keyring: Keyring, input: AssertionInput, nowSecond
   if (input.stateVariables !== undefined && Object.keys(input.stateVariables).length > 0) {
     claims.state_variables = { ...input.stateVariables };
   }
-  return new SignJWT({ ...claims })
-    .setProtectedHeader({ alg: "ES256", kid: keyring.signer.kid, typ: "JWT" })
-    .sign(keyring.signer.key);
+  const signingInput = `${encodedHeader(keyring.signer.kid)}.${base64url(encoder.encode(JSON.stringify(claims)))}`;
+  const signature = await crypto.subtle.sign(ES256, keyring.signer.key, encoder.encode(signingInput));
+  return `${signingInput}.${base64url(new Uint8Array(signature))}`;
 }

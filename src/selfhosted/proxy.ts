@@ -1,3 +1,4 @@
+import { timed, type UpstreamTimer } from "../metrics/upstream-timer";
 import { ASSERTION_HEADER } from "./assertion";
 import { type ProxyFailure, proxyError } from "./failures";
 
@@ -18,6 +19,8 @@ export interface ForwardOptions {
   timeoutMs: number;
   /** Injected so tests and benchmarks control the server; the global `fetch` by default. */
   fetch?: typeof fetch;
+  /** Times the wait for the response headers for the request's metric (never the stream after them). */
+  timer?: UpstreamTimer;
 }
 
 /** What to forward. */
@@ -62,14 +65,16 @@ export async function forward(forwarded: Forwarded, options: ForwardOptions): Pr
   const send = options.fetch ?? fetch;
   let upstream: Response;
   try {
-    upstream = await send(options.url, {
-      method: "POST",
-      headers,
-      body: forwarded.body,
-      signal: controller.signal,
-      // A redirect would carry the assertion to another URL: the server's 3xx is returned as it is instead.
-      redirect: "manual",
-    });
+    upstream = await timed(options.timer, () =>
+      send(options.url, {
+        method: "POST",
+        headers,
+        body: forwarded.body,
+        signal: controller.signal,
+        // A redirect would carry the assertion to another URL: the server's 3xx is returned as it is instead.
+        redirect: "manual",
+      }),
+    );
   } catch {
     const failure: ProxyFailure = request.signal.aborted ? "client_aborted" : timedOut ? "timeout" : "unreachable";
     throw proxyError(failure);

@@ -11,6 +11,8 @@ import { createRequestSchema } from "./schemas";
 export interface CreateRequest {
   /** The chosen or default workflow; undefined only in self-hosted mode with no workflow configured. */
   workflow?: Workflow;
+  /** The `CHATKIT_WORKFLOWS` alias that chose `workflow`; absent for the default workflow. */
+  alias?: string;
   stateVariables?: Record<string, StateValue>;
 }
 
@@ -73,6 +75,8 @@ function parseBody(body: unknown, config: Config): CreateRequest {
   const { workflow, state_variables } = body as { workflow?: string; state_variables?: Record<string, StateValue> };
   const chosen = workflow === undefined ? config.workflow : config.workflowAliases.get(workflow);
   if (chosen !== undefined) request.workflow = chosen;
+  // Set only once the alias was found among the configured ones: the body's text itself is never kept.
+  if (workflow !== undefined && chosen !== undefined) request.alias = workflow;
   if (state_variables && Object.keys(state_variables).length > 0) request.stateVariables = state_variables;
   return request;
 }

@@ -3,9 +3,10 @@ import { SignJWT } from "jose";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createApp } from "../../src/app";
 import { base64url, hmacSha256, sha256 } from "../../src/auth/encoding";
+import { JWKS_MAX_AGE_SECONDS } from "../../src/auth/keys";
 import { MAX_CACHED_SECONDS, MAX_CACHED_TOKEN_LENGTH, MAX_CACHED_TOKENS } from "../../src/auth/token-cache";
 import { type CallOptions, clearKv, errorOf, kvEntries, requestFor } from "../support/http";
-import { keys, mintToken, nowSeconds, Peers } from "../support/peers";
+import { keys, mintToken, nowSeconds, Peers, type SigningKey } from "../support/peers";
 
 /**
  * The token cache seen from outside: a workerd app with one environment
@@ -203,6 +204,160 @@ describe("Should refuse from the cache exactly what a fresh verification refuses
     expect(await errorOf(before)).toMatchObject({ status: 401, message: "The token is not valid yet (nbf)" });
     expect(after.status).toBe(200);
     expect(peers.upstreamCalls()).toEqual([]);
+  });
+});
+
+describe("Should never accept a cached token once its provider's keys would refuse it", () => {
+  /** src/auth/keys.ts's refetch cooldown, and a step past it. */
+  const PAST_COOLDOWN_SECONDS = 31;
+  /** A provider max-age well under JWKS_MAX_AGE_SECONDS, so a stale key set is not hidden by the entry's own age limit. */
+  const SHORT_MAX_AGE_SECONDS = 120;
+  const UNKNOWN_KEY = "The token was signed with a key the identity provider does not publish";
+  const BAD_SIGNATURE = "The token's signature is invalid";
+
+  let offsetMs = 0;
+  beforeEach(() => {
+    // Key freshness and the refetch cooldown follow Date.now; tokens' times follow the app's injected clock.
+    offsetMs = 0;
+    const realNow = Date.now.bind(Date);
+    vi.spyOn(Date, "now").mockImplementation(() => realNow() + offsetMs);
+  });
+
+  /**
+   * A provider of its own (the isolate's key state is per issuer) with the
+   * usual two keys, and its isolate. `maxAge` is the JWKS's Cache-Control.
+   */
+  function provider(name: string, maxAge?: number) {
+    const host = `${name}.test`;
+    const iss = `https://${host}`;
+    peers.jwksByHost.set(host, { keys: [keys.rs256.jwk, keys.es256.jwk] });
+    if (maxAge !== undefined) {
+      peers.idp = (request) => {
+        const answer = peers.fakeIdp(request) as Response;
+        if (!request.url.endsWith("/keys")) return answer;
+        return new Response(answer.body, { headers: { "cache-control": `max-age=${maxAge}` } });
+      };
+    }
+    const gate = isolate({ AUTH_ISSUER: iss });
+    return {
+      gate,
+      publish: (...published: SigningKey[]) => peers.jwksByHost.set(host, { keys: published.map((k) => k.jwk) }),
+      mint: (key: SigningKey = keys.rs256) => mintToken({ iss, exp: gate.clock.now + 3_600 }, { key }),
+      /** Both clocks forward. */
+      advance: (seconds: number) => {
+        gate.clock.now += seconds;
+        offsetMs += seconds * 1_000;
+      },
+      /** The answer a fresh verification gives now: a new configuration (empty cache) on the same key state. */
+      fresh: (method: string, path: string, token: string) =>
+        isolate({ AUTH_ISSUER: iss }, gate.clock.now).call(method, path, { token }),
+      jwksFetches: () => peers.idpCalls(iss).filter((c) => c.url.endsWith("/keys")).length,
+    };
+  }
+
+  it("a removed key: refuses the cached token right after another token's refetch drops the key", async () => {
+    const idp = provider("removed-key");
+    const old = await idp.mint();
+    expect((await idp.gate.call("GET", SESSIONS, { token: old })).status).toBe(200);
+    // The provider rotates: rsa-1 is gone, a new key arrives.
+    idp.publish(keys.es256, keys.otherProvider);
+    idp.advance(PAST_COOLDOWN_SECONDS);
+    const rotated = await idp.mint(keys.otherProvider);
+    expect((await idp.gate.call("GET", SESSIONS, { token: rotated })).status).toBe(200); // the kid miss refetches
+    expect(idp.jwksFetches()).toBe(2);
+    verifications.mockClear();
+
+    const got = await idp.gate.call("GET", SESSIONS, { token: old });
+    const created = await idp.gate.call("POST", SESSIONS, { token: old });
+
+    const refusal = { status: 401, code: "invalid_token", message: UNKNOWN_KEY };
+    expect([await errorOf(got), await errorOf(created)]).toEqual([refusal, refusal]);
+    expect(await errorOf(await idp.fresh("GET", SESSIONS, old))).toEqual(refusal);
+    expect(peers.upstreamCalls()).toEqual([]);
+    expect(await kvEntries()).toEqual([]);
+    expect(idp.jwksFetches()).toBe(2); // within the cooldown: refused without another fetch
+  });
+
+  it("a stale key set: the first hit after the provider's max-age refetches, and a removed key is refused", async () => {
+    const idp = provider("stale-set", SHORT_MAX_AGE_SECONDS);
+    const old = await idp.mint();
+    expect((await idp.gate.call("GET", SESSIONS, { token: old })).status).toBe(200);
+    idp.publish(keys.es256);
+    idp.advance(SHORT_MAX_AGE_SECONDS - 1);
+    expect((await idp.gate.call("GET", SESSIONS, { token: old })).status).toBe(200); // the set is still fresh
+    expect(idp.jwksFetches()).toBe(1);
+
+    idp.advance(1);
+    const late = await idp.gate.call("GET", SESSIONS, { token: old });
+
+    const refusal = { status: 401, code: "invalid_token", message: UNKNOWN_KEY };
+    expect(await errorOf(late)).toEqual(refusal);
+    expect(idp.jwksFetches()).toBe(2);
+    expect(await errorOf(await idp.fresh("GET", SESSIONS, old))).toEqual(refusal);
+  });
+
+  it("a reused kid with a new key: refuses the cached token once the set holding the new key is fetched", async () => {
+    const idp = provider("reused-kid-cache");
+    const old = await idp.mint(keys.rs256);
+    expect((await idp.gate.call("POST", SESSIONS, { token: old })).status).toBe(201);
+    const stored = await kvEntries();
+    // The provider replaces rsa-1's key and keeps the kid.
+    idp.publish(keys.unpublished, keys.es256);
+    idp.advance(PAST_COOLDOWN_SECONDS);
+    const rotated = await idp.mint(keys.unpublished);
+    expect((await idp.gate.call("GET", SESSIONS, { token: rotated })).status).toBe(200); // a signature miss refetches
+
+    const got = await idp.gate.call("GET", SESSIONS, { token: old });
+    const created = await idp.gate.call("POST", SESSIONS, { token: old });
+
+    const refusal = { status: 401, code: "invalid_token", message: BAD_SIGNATURE };
+    expect([await errorOf(got), await errorOf(created)]).toEqual([refusal, refusal]);
+    expect(await errorOf(await idp.fresh("GET", SESSIONS, old))).toEqual(refusal);
+    expect(peers.upstreamCalls()).toHaveLength(1);
+    expect(await kvEntries()).toEqual(stored);
+  });
+
+  it("keeps its entries when a refresh brings the same key set: one token pays the refetch, the others stay cached", async () => {
+    const idp = provider("same-set", SHORT_MAX_AGE_SECONDS);
+    const [first, second] = [await idp.mint(keys.rs256), await idp.mint(keys.es256)];
+    for (const token of [first, second]) await idp.gate.call("GET", SESSIONS, { token });
+    expect(verifications).toHaveBeenCalledTimes(2);
+
+    idp.advance(SHORT_MAX_AGE_SECONDS);
+    const answers = [];
+    for (const token of [first, second, first, second]) answers.push(await idp.gate.call("GET", SESSIONS, { token }));
+
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200]);
+    expect(idp.jwksFetches()).toBe(2);
+    expect(verifications).toHaveBeenCalledTimes(3); // only the first token after the refresh
+  });
+
+  it("HS256 is unaffected: its entries follow the secret's configuration and the entry's age, not any key set", async () => {
+    const secret = "hs256-secret-for-the-cache-tests-0123456789";
+    const gate = isolate({ AUTH_ALGORITHMS: "HS256", AUTH_JWKS_URL: "", AUTH_HS256_SECRET: secret });
+    const claims = {
+      iss: env.AUTH_ISSUER,
+      aud: "chatkit-gate",
+      sub: "alice",
+      iat: gate.clock.now,
+      exp: gate.clock.now + 3_600,
+    };
+    const hmac = new TextEncoder().encode(secret);
+    const token = await new SignJWT(claims).setProtectedHeader({ alg: "HS256", typ: "JWT" }).sign(hmac);
+    const forged = await new SignJWT(claims)
+      .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+      .sign(new TextEncoder().encode(`${secret}!`));
+    expect((await gate.call("GET", SESSIONS, { token })).status).toBe(200);
+
+    gate.clock.now += JWKS_MAX_AGE_SECONDS - 1;
+    offsetMs += (JWKS_MAX_AGE_SECONDS - 1) * 1_000;
+    const hit = await gate.call("GET", SESSIONS, { token });
+    const refused = await gate.call("GET", SESSIONS, { token: forged });
+
+    expect(hit.status).toBe(200);
+    expect(await errorOf(refused)).toMatchObject({ status: 401, message: BAD_SIGNATURE });
+    expect(verifications).toHaveBeenCalledTimes(2); // the first call and the forged one; the hit made none
+    expect(peers.idpCalls()).toEqual([]);
   });
 });
 
