@@ -23,8 +23,7 @@ export const BLOCK_REQUEST_SCHEMA: Schema = {
     until: {
       type: "integer",
       minimum: 0,
-      description:
-        "Unix seconds at which the block lapses, in the future and at most a year ahead; absent: until lifted",
+      description: "Unix seconds when the block lapses, within a year; absent: until lifted",
     },
   },
 };
@@ -41,10 +40,7 @@ export function parseBlockRequest(body: unknown, now: number): BlockRequest {
   const { reason, until } = body as { reason: string; until?: number };
   if (reason.trim() === "") throw new GateError("invalid_request", "body.reason must not be empty");
   if (until !== undefined && (until <= now || until > now + MAX_BLOCK_SECONDS)) {
-    throw new GateError(
-      "invalid_request",
-      "body.until must be a time in the future, at most a year ahead (leave it out to block until lifted)",
-    );
+    throw new GateError("invalid_request", "body.until must be in the future, at most a year ahead");
   }
   return until === undefined ? { reason } : { reason, until };
 }

@@ -1,6 +1,6 @@
 import { GateError } from "../http/errors";
 import type { SessionRecord } from "../sessions/record";
-import { MIN_KV_TTL_SECONDS } from "../sessions/store";
+import { MIN_KV_TTL_SECONDS, storageUnavailable } from "../sessions/store";
 
 /** Where a user's block lives: one key per owner key, read once per create while the admin API is on. */
 const BLOCK_PREFIX = "block:";
@@ -43,7 +43,7 @@ export async function readBlock(kv: KVNamespace, ownerKey: string): Promise<Bloc
   try {
     value = await kv.get(blockKey(ownerKey), "json");
   } catch {
-    throw new GateError("storage_unavailable", "Session storage is unavailable; try again");
+    throw storageUnavailable();
   }
   return isBlock(value) ? value : null;
 }

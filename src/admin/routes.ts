@@ -14,8 +14,7 @@ import { EndingStore } from "../quota/ending-store";
 import { quotaFor } from "../quota/quota";
 import { cancelAll, eachConcurrently } from "../sessions/cancel";
 import { KvBudget } from "../sessions/kv-budget";
-import { toView } from "../sessions/record";
-import { cancelDepsFor, LIST_PAGES_PER_REQUEST, listCursor, newestFirst } from "../sessions/routes";
+import { cancelDepsFor, LIST_PAGES_PER_REQUEST, listSessions } from "../sessions/routes";
 import { LIST_PAGE_SIZE, readPages } from "../sessions/store";
 import { parseBlockRequest } from "./block-request";
 import { type Block, blockKey, inForce, markBlocked, readBlock, unmarked, writeBlock } from "./blocks";
@@ -98,20 +97,12 @@ export function adminRoutes(deps: GateDeps) {
     .get("/users/:user/sessions", async (c) => {
       const ownerKey = await targetKey(c);
       return audited(c, "list_sessions", ownerKey, async (details) => {
-        const sessions = store(c);
-        const [{ items, cursor }, block] = await Promise.all([
-          readPages((from) => sessions.listPage(ownerKey, from), {
-            cursor: listCursor(c),
-            maxPages: LIST_PAGES_PER_REQUEST,
-            enough: LIST_PAGE_SIZE,
-          }),
+        const [page, block] = await Promise.all([
+          listSessions(c, store(c), ownerKey, deps.now),
           readBlock(c.env.SESSIONS, ownerKey),
         ]);
-        const now = deps.now();
-        const data = items.sort(newestFirst).map((record) => toView(record, now));
-        details.listed = data.length;
-        const body = { user_key: ownerKey, block: inForce(block, now) ? block : null, data, has_more: false };
-        return c.json(cursor === undefined ? body : { ...body, has_more: true, cursor });
+        details.listed = page.data.length;
+        return c.json({ user_key: ownerKey, block: inForce(block, deps.now()) ? block : null, ...page });
       });
     })
     .post("/users/:user/block", async (c) => {

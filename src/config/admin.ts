@@ -38,19 +38,14 @@ export function readAdmin(read: SettingsReader, auth: AuthConfig | undefined): A
     return undefined;
   }
   if (audience === undefined) {
-    read.problem(
-      "ADMIN_AUDIENCE",
-      "is required with ADMIN_POLICY: the `aud` of operator tokens, different from every user audience",
-    );
+    read.problem("ADMIN_AUDIENCE", "is required with ADMIN_POLICY");
     return undefined;
   }
   if (auth === undefined || policy === undefined) return undefined;
   const providers = [...auth.providers.values()];
   if (providers.some((provider) => provider.audiences.includes(audience))) {
-    read.problem(
-      "ADMIN_AUDIENCE",
-      "must differ from every user audience (AUTH_AUDIENCE or an AUTH_PROVIDERS audience): a user's token must never be an operator's",
-    );
+    // A user's token must never be an operator's.
+    read.problem("ADMIN_AUDIENCE", "must differ from every user audience");
     return undefined;
   }
   const operatorProvider = (provider: AuthProvider): AuthProvider => ({

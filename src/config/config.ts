@@ -6,7 +6,7 @@ import { type AdminConfig, readAdmin } from "./admin";
 import { type AuthConfig, readAuth } from "./auth";
 import { parseChatkitConfiguration } from "./chatkit-configuration";
 import { type QuotaConfig, readQuotas } from "./quotas";
-import { type RawEnv, SettingsReader } from "./reader";
+import { type RawEnv, SECRET_HINT, SettingsReader } from "./reader";
 import { readMode, readSelfHosted, reportMixedSettings, type SelfHostedConfig } from "./self-hosted";
 import { readWorkflows, type WorkflowConfig } from "./workflows";
 
@@ -120,10 +120,7 @@ function readHosted(
   read: SettingsReader,
   chatkitConfiguration: ChatkitConfigurationParam | undefined,
 ): HostedModeConfig | undefined {
-  const openaiApiKey = read.required(
-    "OPENAI_API_KEY",
-    "run `npx wrangler secret put OPENAI_API_KEY` (locally: put it in .dev.vars)",
-  );
+  const openaiApiKey = read.required("OPENAI_API_KEY", SECRET_HINT);
   if (openaiApiKey !== undefined && /\s/.test(openaiApiKey)) read.problem("OPENAI_API_KEY", "must not contain spaces");
   const baseUrl = read.url("OPENAI_BASE_URL", "https://api.openai.com/v1");
   if (baseUrl?.search) read.problem("OPENAI_BASE_URL", "must not have a query string");
@@ -155,10 +152,7 @@ function readOrigins(read: SettingsReader): string[] {
       exact = new URL(origin).origin === origin;
     } catch {}
     if (!exact) {
-      read.problem(
-        "ALLOWED_ORIGINS",
-        "must list exact origins such as https://app.example.com (no path, no trailing slash, no *)",
-      );
+      read.problem("ALLOWED_ORIGINS", "must list exact origins such as https://app.example.com (no path, no *)");
       break;
     }
   }

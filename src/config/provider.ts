@@ -67,19 +67,25 @@ export interface ProviderInput {
   allowUnverifiedEmail: boolean | undefined;
 }
 
-/** The settings each field is named by in problems. */
-export type ProviderSettingNames = Record<
-  "issuer" | "audience" | "jwksUrl" | "algorithms" | "userClaim" | "userPrefix" | "allowUnverifiedEmail",
-  string
->;
+/** A provider's fields, as `AUTH_PROVIDERS` entries name them. */
+export const PROVIDER_FIELDS = [
+  "issuer",
+  "audience",
+  "jwks_url",
+  "algorithms",
+  "user_claim",
+  "user_prefix",
+  "allow_unverified_email",
+] as const;
+export type ProviderField = (typeof PROVIDER_FIELDS)[number];
 
-/**
- * Validates one provider. `names` maps each field to the setting problems
- * should name: `AUTH_JWKS_URL` in single-issuer mode, `AUTH_PROVIDERS[1].jwks_url` otherwise.
- */
+/** The setting a field is named by in problems: `AUTH_JWKS_URL` (single issuer) or `AUTH_PROVIDERS[1].jwks_url`. */
+export type ProviderSettingName = (field: ProviderField) => string;
+
+/** Validates one provider; `name` gives the setting each problem names. */
 export function checkProvider(
   read: SettingsReader,
-  names: ProviderSettingNames,
+  name: ProviderSettingName,
   hasSecret: boolean,
   input: ProviderInput,
 ): AuthProvider | undefined {
@@ -90,14 +96,12 @@ export function checkProvider(
   let jwksUrl: URL | undefined;
   if (input.jwksUrl !== undefined) {
     const checked = checkUrl(input.jwksUrl);
-    if (typeof checked === "string") read.problem(names.jwksUrl, checked);
+    if (typeof checked === "string") read.problem(name("jwks_url"), checked);
     else jwksUrl = checked;
   }
   const algorithmProblem = checkAlgorithms(algorithms, symmetric, hasSecret);
-  if (algorithmProblem) read.problem(names.algorithms, algorithmProblem);
-  if (symmetric && input.jwksUrl !== undefined) {
-    read.problem(names.jwksUrl, "must be unset for HS256: a shared secret and a JWKS are never mixed");
-  }
+  if (algorithmProblem) read.problem(name("algorithms"), algorithmProblem);
+  if (symmetric && input.jwksUrl !== undefined) read.problem(name("jwks_url"), "must be unset for HS256");
   // Discovery needs an issuer we can fetch from; an explicit JWKS URL or a shared secret lifts that need.
   if (
     !symmetric &&
@@ -105,21 +109,18 @@ export function checkProvider(
     input.jwksUrl === undefined &&
     typeof checkUrl(input.issuer) === "string"
   ) {
-    read.problem(
-      names.issuer,
-      `must be an https URL when ${names.jwksUrl} is unset, since keys are found by OIDC discovery`,
-    );
+    read.problem(name("issuer"), `must be an https URL when ${name("jwks_url")} is unset (OIDC discovery)`);
   }
-  checkPlaceholders(read, names, input);
+  checkPlaceholders(read, name, input);
   const userClaim = parseClaimPath(input.userClaim ?? DEFAULT_USER_CLAIM);
-  if (userClaim === undefined) read.problem(names.userClaim, "must be a claim name or dot path such as sub or user.id");
+  if (userClaim === undefined) read.problem(name("user_claim"), "must be a claim dot path such as user.id");
   const emailLike = userClaim !== undefined && EMAIL_LIKE_CLAIM.test(userClaim.at(-1) as string);
   if (input.allowUnverifiedEmail === true && !emailLike) {
     // An opt-out that cannot take effect is a misunderstanding, not a harmless no-op.
-    read.problem(names.allowUnverifiedEmail, "only applies when the user claim is an email claim such as email");
+    read.problem(name("allow_unverified_email"), "only applies to an email user claim");
   }
   if (input.userPrefix.length > MAX_USER_PREFIX_LENGTH || /\p{Cc}/u.test(input.userPrefix)) {
-    read.problem(names.userPrefix, `must be at most ${MAX_USER_PREFIX_LENGTH} printable characters`);
+    read.problem(name("user_prefix"), `must be at most ${MAX_USER_PREFIX_LENGTH} printable characters`);
   }
   if (read.problems.length > before || input.issuer === undefined || userClaim === undefined) return undefined;
   return {
@@ -135,15 +136,15 @@ export function checkProvider(
 }
 
 /** Example values left in the identity settings: an example.com audience, a your-tenant issuer. */
-function checkPlaceholders(read: SettingsReader, names: ProviderSettingNames, input: ProviderInput): void {
-  const fields: Array<[string, string | undefined]> = [
-    [names.issuer, input.issuer],
-    [names.jwksUrl, input.jwksUrl],
-    ...input.audiences.map((audience): [string, string] => [names.audience, audience]),
+function checkPlaceholders(read: SettingsReader, name: ProviderSettingName, input: ProviderInput): void {
+  const fields: Array<[ProviderField, string | undefined]> = [
+    ["issuer", input.issuer],
+    ["jwks_url", input.jwksUrl],
+    ...input.audiences.map((audience): [ProviderField, string] => ["audience", audience]),
   ];
-  for (const [name, value] of fields) {
+  for (const [field, value] of fields) {
     const mark = value === undefined ? undefined : (placeholderText(value) ?? placeholderHost(value));
-    if (mark !== undefined) read.problem(name, placeholderProblem(mark));
+    if (mark !== undefined) read.problem(name(field), placeholderProblem(mark));
   }
 }
 
@@ -151,7 +152,7 @@ function checkAlgorithms(algorithms: readonly string[], symmetric: boolean, hasS
   if (algorithms.some((alg) => alg.toLowerCase() === "none")) return "must not include none";
   if (symmetric) {
     if (algorithms.length !== 1 || algorithms[0] !== "HS256") {
-      return "must be exactly HS256 for a shared-secret provider, never mixed with JWKS algorithms";
+      return "must be HS256 alone for a shared secret";
     }
     return hasSecret ? undefined : "lists HS256, which needs the AUTH_HS256_SECRET secret";
   }

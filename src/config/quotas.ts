@@ -1,3 +1,4 @@
+import { notAnAlias } from "../policy/parse";
 import { DEFAULT_WORKFLOW } from "../policy/types";
 import { isPlainObject, type RawEnv, type SettingsReader } from "./reader";
 
@@ -54,10 +55,8 @@ export function readQuotas(
   const binding = env[QUOTA_BINDING] as { idFromName?: unknown } | undefined;
   if (typeof binding?.idFromName !== "function") {
     for (const name of set) {
-      read.problem(
-        name,
-        `needs the ${QUOTA_BINDING} Durable Object binding ([[durable_objects.bindings]] and a new_sqlite_classes migration in wrangler.toml, in every environment)`,
-      );
+      // [[durable_objects.bindings]] and a new_sqlite_classes migration in wrangler.toml, in every environment.
+      read.problem(name, `needs the ${QUOTA_BINDING} Durable Object binding (see README, Configuration)`);
     }
     return undefined;
   }
@@ -75,15 +74,14 @@ function readPerWorkflow(read: SettingsReader, knownAliases: { has(alias: string
   const limits = new Map<string, QuotaLimits>();
   const raw = read.json(name);
   if (raw === undefined) return limits;
-  const shape = `must be a JSON object like {"research": {"daily": 5, "max_active": 1}} keyed by CHATKIT_WORKFLOWS aliases or ${DEFAULT_WORKFLOW}`;
   if (!isPlainObject(raw) || Object.keys(raw).length === 0) {
-    read.problem(name, shape);
+    read.problem(name, `must be a JSON object of CHATKIT_WORKFLOWS aliases or ${DEFAULT_WORKFLOW}`);
     return limits;
   }
   for (const [index, [alias, entry]] of Object.entries(raw).entries()) {
     // An unknown name is not echoed: it could be anything pasted there.
     if (alias !== DEFAULT_WORKFLOW && !knownAliases.has(alias)) {
-      read.problem(name, `key #${index + 1} must be an alias from CHATKIT_WORKFLOWS or ${DEFAULT_WORKFLOW}`);
+      read.problem(name, notAnAlias(index));
       continue;
     }
     const at = `${name}.${alias}`;

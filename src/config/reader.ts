@@ -11,6 +11,9 @@ export type RawEnv = Readonly<Record<string, unknown>>;
 
 const DECIMAL_INTEGER = /^\d+$/;
 
+/** Where a missing secret goes (README, Configuration, has the steps). */
+export const SECRET_HINT = "a secret (wrangler secret put; locally .dev.vars)";
+
 export class SettingsReader {
   readonly problems: string[] = [];
 
@@ -48,10 +51,14 @@ export class SettingsReader {
   /** @param hint what to set it to, told to the operator when it is missing */
   required(name: string, hint?: string): string | undefined {
     const value = this.string(name);
-    if (value === undefined && !this.problems.some((p) => p.startsWith(`${name} `))) {
-      this.problem(name, hint ? `is required: ${hint}` : "is required");
-    }
+    if (value === undefined) this.missing(name, hint);
     return value;
+  }
+
+  /** Reports a missing setting, unless a problem already names it (a value of the wrong type, say). */
+  missing(name: string, hint?: string): void {
+    if (!this.problems.some((p) => p.startsWith(`${name} `)))
+      this.problem(name, hint ? `is required: ${hint}` : "is required");
   }
 
   /** A comma-separated list with blanks dropped. */

@@ -1,5 +1,5 @@
 import type { ChatkitConfigurationParam } from "../chatkit/types";
-import { isPlainObject, type SettingsReader } from "./reader";
+import { isPlainObject, SECRET_HINT, type SettingsReader } from "./reader";
 
 /** `hosted`: OpenAI-hosted sessions. `self-hosted`: the gate issues its own sessions and proxies to the app's server. */
 export type ChatKitMode = "hosted" | "self-hosted";
@@ -109,23 +109,19 @@ export function reportMixedSettings(
     return field === undefined ? value !== undefined : isPlainObject(value) && value[field] !== undefined;
   });
   if (present.length > 0) {
-    read.problem(
-      "CHATKIT_CONFIGURATION",
-      `sets ${present.join(", ")}, which only hosted mode applies; set them in the page's ChatKit options instead`,
-    );
+    // The page sets these in its own ChatKit options instead (docs/self-hosted.md).
+    read.problem("CHATKIT_CONFIGURATION", `sets ${present.join(", ")}, which only hosted mode applies`);
   }
 }
 
 /** Reads the self-hosted settings; undefined when a required one is missing or invalid (the reader has the problems). */
 export function readSelfHosted(read: SettingsReader): SelfHostedConfig | undefined {
-  const serverUrl = read.required("CHATKIT_SERVER_URL", "the URL of your ChatKit server's endpoint")
-    ? read.url("CHATKIT_SERVER_URL")
-    : undefined;
+  const serverUrl = read.required("CHATKIT_SERVER_URL") ? read.url("CHATKIT_SERVER_URL") : undefined;
   const uploadUrl = read.url("CHATKIT_UPLOAD_URL");
   const signingKeys = readSigningKeys(read);
   const audience = read.string("ASSERTION_AUDIENCE") ?? serverUrl?.origin;
   if (audience !== undefined && !AUDIENCE.test(audience)) {
-    read.problem("ASSERTION_AUDIENCE", "must be one value of printable characters without spaces");
+    read.problem("ASSERTION_AUDIENCE", "must be printable characters without spaces");
   }
   const maxRequestBytes = read.integer(
     "CHATKIT_MAX_REQUEST_BYTES",
@@ -146,16 +142,14 @@ export function readSelfHosted(read: SettingsReader): SelfHostedConfig | undefin
   return config;
 }
 
-const KEY_SHAPE =
-  'must be a private EC P-256 JWK with a kid ({"kty":"EC","crv":"P-256","kid","d","x","y"}) or {"keys":[...]} of them';
+const KEY_SHAPE = 'must be a private EC P-256 JWK with a kid, or {"keys":[...]} of them';
 
 /**
  * `GATE_SIGNING_KEY`. Problems name the key by position, never by any of
  * its members, so no key material reaches a log or a 503 body.
  */
 function readSigningKeys(read: SettingsReader): SelfHostedConfig["signingKeys"] | undefined {
-  const hint = "a private EC P-256 JWK with a kid; run `npx wrangler secret put GATE_SIGNING_KEY`";
-  if (read.required("GATE_SIGNING_KEY", hint) === undefined) return undefined;
+  if (read.required("GATE_SIGNING_KEY", SECRET_HINT) === undefined) return undefined;
   const raw = read.json("GATE_SIGNING_KEY");
   if (!isPlainObject(raw)) {
     if (raw !== undefined) read.problem("GATE_SIGNING_KEY", KEY_SHAPE);
@@ -180,7 +174,7 @@ function readSigningKeys(read: SettingsReader): SelfHostedConfig["signingKeys"] 
     }
     const { kid, d, x, y } = entry as unknown as PrivateSigningJwk;
     if (kids.has(kid)) {
-      read.problem("GATE_SIGNING_KEY", `key #${index + 1} repeats the kid of an earlier key; each kid must be unique`);
+      read.problem("GATE_SIGNING_KEY", `key #${index + 1} repeats an earlier key's kid`);
       continue;
     }
     kids.add(kid);
@@ -194,16 +188,16 @@ function readSigningKeys(read: SettingsReader): SelfHostedConfig["signingKeys"] 
 function signingKeyProblem(entry: unknown): string | undefined {
   if (!isPlainObject(entry)) return KEY_SHAPE;
   if (entry.kty !== "EC" || entry.crv !== "P-256") {
-    return "must be an EC P-256 key (kty EC, crv P-256); symmetric, RSA and other curves are refused";
+    return "must be an EC P-256 key (kty EC, crv P-256)";
   }
-  if (entry.d === undefined) return "has no private part (d); the gate needs the private key to sign";
+  if (entry.d === undefined) return "has no private part (d)";
   if (![entry.d, entry.x, entry.y].every((member) => typeof member === "string" && P256_MEMBER.test(member))) {
     return "must have d, x and y as 43-character base64url values";
   }
   if (typeof entry.kid !== "string" || !KEY_ID.test(entry.kid)) {
-    return "must have a kid of 1 to 128 printable characters without spaces";
+    return "must have a kid of 1 to 128 printable characters, no spaces";
   }
-  if (entry.alg !== undefined && entry.alg !== "ES256") return "must have alg ES256 when alg is given";
-  if (entry.use !== undefined && entry.use !== "sig") return "must have use sig when use is given";
+  if (entry.alg !== undefined && entry.alg !== "ES256") return "may only have alg ES256";
+  if (entry.use !== undefined && entry.use !== "sig") return "may only have use sig";
   return undefined;
 }

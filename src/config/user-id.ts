@@ -1,4 +1,4 @@
-import type { SettingsReader } from "./reader";
+import { SECRET_HINT, type SettingsReader } from "./reader";
 
 /** RFC 2104 §3 and RFC 7518 §3.2: an HMAC-SHA256 key under 256 bits is guessable. */
 export const MIN_SECRET_LENGTH = 32;
@@ -29,18 +29,12 @@ export function readUserIds(read: SettingsReader, hs256Secret: string | undefine
   }
   if (mode === "raw") {
     if (secret !== undefined) {
-      read.problem(
-        "USER_ID_SECRET",
-        "is set but USER_ID_MODE is not hmac: set USER_ID_MODE=hmac to send pseudonyms, or remove the secret",
-      );
+      read.problem("USER_ID_SECRET", "is set but USER_ID_MODE is not hmac");
     }
     return { mode: "raw" };
   }
   if (secret === undefined) {
-    read.problem(
-      "USER_ID_SECRET",
-      "is required when USER_ID_MODE=hmac: run `npx wrangler secret put USER_ID_SECRET` (locally: put it in .dev.vars)",
-    );
+    read.problem("USER_ID_SECRET", `is required when USER_ID_MODE=hmac: ${SECRET_HINT}`);
     return undefined;
   }
   // Anyone who can mint tokens would otherwise also hold the pseudonym key.

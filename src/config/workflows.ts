@@ -53,10 +53,7 @@ export function readWorkflows(read: SettingsReader, required: boolean): Workflow
     read.problem("CHATKIT_CLIENT_STATE_VARIABLES", `name #${reserved + 1} must not be ${RESERVED_HINT}`);
   const stateFromClaims = readStateFromClaims(read);
   if (clientNames.some((name) => stateFromClaims.has(name))) {
-    read.problem(
-      "CHATKIT_CLIENT_STATE_VARIABLES",
-      "must not list a variable that CHATKIT_STATE_FROM_CLAIMS fills: claims always win",
-    );
+    read.problem("CHATKIT_CLIENT_STATE_VARIABLES", "must not list a variable that CHATKIT_STATE_FROM_CLAIMS fills");
   }
   if (clientNames.length + stateFromClaims.size > MAX_STATE_VARIABLES) {
     read.problem(
@@ -71,9 +68,7 @@ export function readWorkflows(read: SettingsReader, required: boolean): Workflow
 }
 
 function readWorkflow(read: SettingsReader, required: boolean): Workflow | undefined {
-  const id = required
-    ? read.required("CHATKIT_WORKFLOW_ID", "the wf_... id of your published Agent Builder workflow")
-    : read.string("CHATKIT_WORKFLOW_ID");
+  const id = required ? read.required("CHATKIT_WORKFLOW_ID") : read.string("CHATKIT_WORKFLOW_ID");
   const version = read.string("CHATKIT_WORKFLOW_VERSION");
   if (id !== undefined && !OPAQUE_ID.test(id)) read.problem("CHATKIT_WORKFLOW_ID", "must be an id without spaces");
   if (version !== undefined && !OPAQUE_ID.test(version)) {
@@ -91,7 +86,7 @@ function readWorkflowAliases(read: SettingsReader): Map<string, Workflow> {
   const raw = read.json("CHATKIT_WORKFLOWS");
   if (raw === undefined) return aliases;
   if (!isPlainObject(raw)) {
-    read.problem("CHATKIT_WORKFLOWS", 'must be a JSON object like {"alias": {"id": "wf_...", "version": "1"}}');
+    read.problem("CHATKIT_WORKFLOWS", "must be a JSON object of aliases");
     return aliases;
   }
   for (const [index, [alias, entry]] of Object.entries(raw).entries()) {
@@ -112,7 +107,7 @@ function readWorkflowAliases(read: SettingsReader): Map<string, Workflow> {
       (version === undefined || (typeof version === "string" && OPAQUE_ID.test(version))) &&
       Object.keys(entry).every((k) => k === "id" || k === "version");
     if (!valid) {
-      read.problem("CHATKIT_WORKFLOWS", `alias #${index + 1} must be {"id": "wf_...", "version"?: "..."}`);
+      read.problem("CHATKIT_WORKFLOWS", `alias #${index + 1} must be {"id", "version"?} without spaces`);
       continue;
     }
     aliases.set(alias, version === undefined ? { id } : { id, version: version as string });

@@ -54,12 +54,18 @@ const REQUIREMENT_KEYS: readonly string[] = ["claim", ...TESTS];
 const SCALAR = `a string (up to ${MAX_VALUE_LENGTH} characters), number or boolean`;
 const EXPECTED: Record<TestName, string> = {
   equals: `must be ${SCALAR}`,
-  in: `must be a non-empty list of at most ${MAX_IN_VALUES} strings (up to ${MAX_VALUE_LENGTH} characters), numbers or booleans`,
+  in: `must be a list of 1 to ${MAX_IN_VALUES} values, each ${SCALAR}`,
   contains: `must be ${SCALAR}`,
   // A bare "example.com" would also match "alice@badexample.com".
-  ends_with: `must be a string of 2 to ${MAX_VALUE_LENGTH} characters starting with @ or . (such as @example.com)`,
+  ends_with: `must be a string of 2 to ${MAX_VALUE_LENGTH} characters starting with @ or .`,
   exists: "must be true or false",
 };
+/** The keys a workflow's entry may have, as problems name them. */
+const LEVEL = `an object with ${LEVEL_KEYS.join(" and/or ")}`;
+
+/** The problem for the `index`th key of an alias map (policy `workflows`, `SESSION_LIMITS_PER_WORKFLOW`) that is no alias. */
+export const notAnAlias = (index: number) =>
+  `key #${index + 1} must be a CHATKIT_WORKFLOWS alias or ${DEFAULT_WORKFLOW}`;
 
 /**
  * Validates and compiles a policy.
@@ -74,7 +80,7 @@ export function parsePolicy(raw: unknown, settingName: string, knownAliases: Kno
   const problem = (at: string, expectation: string) => problems.push(`${at} ${expectation}`);
 
   if (!isPlainObject(raw)) {
-    problem(settingName, 'must be a JSON object like {"require": [{"claim": "email_verified", "equals": true}]}');
+    problem(settingName, `must be a JSON object with ${TOP_KEYS.join(", ")}`);
     return { ok: false, problems };
   }
   unknownKeys(raw, TOP_KEYS, settingName, problem);
@@ -85,27 +91,20 @@ export function parsePolicy(raw: unknown, settingName: string, knownAliases: Kno
     const at = `${settingName}.workflows`;
     const entries = raw.workflows;
     if (knownAliases === undefined) {
-      problem(at, "is not allowed: this policy does not depend on the workflow");
+      problem(at, "is not allowed in this policy");
     } else if (!isPlainObject(entries) || Object.keys(entries).length === 0) {
-      problem(
-        at,
-        `must be an object of aliases from CHATKIT_WORKFLOWS (or ${DEFAULT_WORKFLOW}), each with requirements`,
-      );
+      problem(at, `must be an object of CHATKIT_WORKFLOWS aliases or ${DEFAULT_WORKFLOW}`);
     } else {
       for (const [index, [alias, entry]] of Object.entries(entries).entries()) {
         // An unknown name is not echoed: it could be anything pasted there.
         if (alias !== DEFAULT_WORKFLOW && !knownAliases.has(alias)) {
-          problem(at, `key #${index + 1} must be an alias from CHATKIT_WORKFLOWS or ${DEFAULT_WORKFLOW}`);
+          problem(at, notAnAlias(index));
           continue;
         }
         const entryAt = `${at}.${alias}`;
-        if (!isPlainObject(entry)) {
-          problem(entryAt, "must be an object with require and/or require_any");
-          continue;
-        }
-        unknownKeys(entry, LEVEL_KEYS, entryAt, problem);
-        if (!LEVEL_KEYS.some((key) => Object.hasOwn(entry, key))) {
-          problem(entryAt, "must have require or require_any");
+        if (isPlainObject(entry)) unknownKeys(entry, LEVEL_KEYS, entryAt, problem);
+        if (!isPlainObject(entry) || !LEVEL_KEYS.some((key) => Object.hasOwn(entry, key))) {
+          problem(entryAt, `must be ${LEVEL}`);
           continue;
         }
         workflows.set(alias, readLevel(entry, `workflows.${alias}.`, settingName, problem));
@@ -187,7 +186,7 @@ function readList(
 function readRequirement(item: unknown, where: string, settingName: string, problem: Report): Requirement | undefined {
   const at = `${settingName}.${where}`;
   if (!isPlainObject(item)) {
-    problem(at, 'must be an object like {"claim": "email_verified", "equals": true}');
+    problem(at, "must be an object with a claim and one test");
     return undefined;
   }
   unknownKeys(item, REQUIREMENT_KEYS, at, problem);
@@ -196,8 +195,7 @@ function readRequirement(item: unknown, where: string, settingName: string, prob
   if (path === undefined) {
     problem(
       `${at}.claim`,
-      "must be a dot path such as app_metadata.plan, or a list of claim names such as " +
-        '["https://example.com/roles"] for names with dots; no empty, spaced, __proto__, constructor or prototype names',
+      "must be a dot path or a list of claim names (none empty, spaced, __proto__, constructor or prototype)",
     );
   }
 

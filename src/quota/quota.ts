@@ -5,14 +5,12 @@ import { log } from "../http/log";
 import { DEFAULT_WORKFLOW } from "../policy/types";
 import type { QuotaLimitKind, StartLimits, UserQuota } from "./user-quota";
 
-/** What each refusal tells the caller: which limit applies, never whose. */
-const REFUSALS: Record<QuotaLimitKind, (limit: number, alias: string) => string> = {
-  daily: (n) => `Daily session limit reached: at most ${n} sessions per user per UTC day`,
-  active: (n) => `Active session limit reached: at most ${n} sessions per user at once; end one first`,
-  workflow_daily: (n, alias) => `Daily session limit reached for workflow ${alias}: at most ${n} per user per UTC day`,
-  workflow_active: (n, alias) =>
-    `Active session limit reached for workflow ${alias}: at most ${n} per user at once; end one first`,
-};
+/** What a refusal tells the caller: which limit applies, never whose. */
+function refusal(kind: QuotaLimitKind, limit: number, alias: string): string {
+  const daily = kind.endsWith("daily");
+  const workflow = kind.startsWith("workflow");
+  return `${daily ? "Daily" : "Active"} session limit reached${workflow ? ` for workflow ${alias}` : ""}: at most ${limit}${workflow ? "" : " sessions"} per user ${daily ? "per UTC day" : "at once; end one first"}`;
+}
 
 /** The limits of one start: the per-user ones and the chosen workflow's own. */
 export function startLimits(config: QuotaConfig, scope: string): StartLimits {
@@ -75,7 +73,7 @@ export class Quota {
       workflow_daily: limits.workflowDaily,
       workflow_active: limits.workflowMaxActive,
     }[result.limit] as number;
-    throw new GateError("rate_limited", REFUSALS[result.limit](limit, scope), {
+    throw new GateError("rate_limited", refusal(result.limit, limit, scope), {
       "Retry-After": String(result.retryAfter),
     });
   }

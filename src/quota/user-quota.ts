@@ -1,7 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 
 /** A UTC day is this many seconds; days are numbered from the epoch. */
-const DAY_SECONDS = 86_400;
+export const DAY_SECONDS = 86_400;
 
 /** Which limit refused a start: the per-user ones, or the chosen workflow's own. */
 export type QuotaLimitKind = "daily" | "active" | "workflow_daily" | "workflow_active";
@@ -122,15 +122,5 @@ export class UserQuota extends DurableObject {
   /** Sessions that ended (a confirmed cancel): their slots are free; the day's count stays. */
   release(sessionIds: readonly string[]): void {
     for (const id of sessionIds) this.sql.exec("DELETE FROM active WHERE id = ?", id);
-  }
-
-  /** The active slots and today's starts, for tests and the operator's view. */
-  snapshot(now: number): { active: number; startedToday: number } {
-    const day = Math.floor(now / DAY_SECONDS);
-    const active = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM active WHERE expires_at > ?", now).one().n;
-    const startedToday = this.sql
-      .exec<{ n: number }>("SELECT COALESCE(SUM(count), 0) AS n FROM started WHERE day = ?", day)
-      .one().n;
-    return { active, startedToday };
   }
 }

@@ -108,17 +108,7 @@ export function sessionRoutes(deps: GateDeps) {
       if (reservation !== undefined) await quota?.commit(reservation, session.id, session.expiresAt);
       return c.json({ ...toView(record, deps.now()), client_secret: session.clientSecret }, 201);
     })
-    .get("/", async (c) => {
-      const sessions = store(c);
-      const { items, cursor } = await readPages((from) => sessions.listPage(c.var.ownerKey, from), {
-        cursor: listCursor(c),
-        maxPages: LIST_PAGES_PER_REQUEST,
-        enough: LIST_PAGE_SIZE,
-      });
-      const now = deps.now();
-      const data = items.sort(newestFirst).map((record) => toView(record, now));
-      return c.json(cursor === undefined ? { data, has_more: false } : { data, has_more: true, cursor });
-    })
+    .get("/", async (c) => c.json(await listSessions(c, store(c), c.var.ownerKey, deps.now)))
     .post("/cancel_all", async (c) => {
       const sessions = store(c);
       try {
@@ -154,6 +144,21 @@ export function cancelDepsFor(c: Ctx, sessions: SessionStore, deps: GateDeps): C
     onUpstream: (id) => c.set("upstreamRequestId", id),
     onStoreFailure: (error) => log("error", "kv_write_failed", { request_id: c.var.requestId, error: String(error) }),
   };
+}
+
+/**
+ * One answer of a list route (the user's own, or the admin API's): up to
+ * {@link LIST_PAGES_PER_REQUEST} KV pages from the request's `cursor`, newest first.
+ */
+export async function listSessions(c: Ctx, sessions: SessionStore, ownerKey: string, now: () => number) {
+  const { items, cursor } = await readPages((from) => sessions.listPage(ownerKey, from), {
+    cursor: listCursor(c),
+    maxPages: LIST_PAGES_PER_REQUEST,
+    enough: LIST_PAGE_SIZE,
+  });
+  const at = now();
+  const data = items.sort(newestFirst).map((record) => toView(record, at));
+  return cursor === undefined ? { data, has_more: false } : { data, has_more: true, cursor };
 }
 
 /** The `cursor` query parameter of the list route, or a 400 when it is not one the list could have given. */

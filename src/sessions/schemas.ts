@@ -22,13 +22,13 @@ export function createRequestSchema(config: Config): Schema {
       workflow: {
         type: "string",
         enum: [...config.workflowAliases.keys()],
-        description: "Alias of a configured workflow (CHATKIT_WORKFLOWS); the default workflow when omitted.",
+        description: "A CHATKIT_WORKFLOWS alias; omitted: the default workflow.",
       },
       state_variables: {
         type: "object",
         additionalProperties: false,
         properties: stateVariables,
-        description: "Workflow state the client may set (CHATKIT_CLIENT_STATE_VARIABLES).",
+        description: "CHATKIT_CLIENT_STATE_VARIABLES the client sets.",
       },
     },
   };
@@ -63,8 +63,8 @@ export const LIST_SCHEMA: Schema = {
   required: ["data", "has_more"],
   properties: {
     data: { type: "array", items: SESSION_SCHEMA },
-    has_more: { type: "boolean", description: "True when more sessions remain: ask again with `cursor`." },
-    cursor: { type: "string", description: "Present when has_more: pass it as the `cursor` query parameter." },
+    has_more: { type: "boolean", description: "More remain: ask again with `cursor`." },
+    cursor: { type: "string", description: "The next page's `cursor` query parameter." },
   },
 };
 
@@ -74,7 +74,7 @@ export const CANCEL_ALL_SCHEMA: Schema = {
   properties: {
     cancelled: { type: "integer", minimum: 0, description: "Cancels ChatKit confirmed now." },
     pending: { type: "integer", minimum: 0, description: "Cancels left to the sweep (cancel_pending)." },
-    complete: { type: "boolean", description: "False when some sessions were not reached: call again." },
+    complete: { type: "boolean", description: "False: some were not reached; call again." },
   },
 };
 

@@ -220,7 +220,9 @@ function pendingCancel(metadata: unknown): PendingCancel | undefined {
   return isSessionRecord(record) && record.session_id === sessionId ? { sessionId, ownerKey, record } : undefined;
 }
 
-const storageUnavailable = () => new GateError("storage_unavailable", "Session storage is unavailable; try again");
+/** KV could not be reached: 503, for the caller to try again. */
+export const storageUnavailable = () =>
+  new GateError("storage_unavailable", "Session storage is unavailable; try again");
 
 /** KV failures become a clear 503 instead of an unexplained 500. */
 async function guard<T>(operation: Promise<T>): Promise<T> {

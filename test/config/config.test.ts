@@ -168,11 +168,23 @@ describe("parseConfig", () => {
       { AUTH_ALGORITHMS: "HS256" },
       "AUTH_ALGORITHMS lists HS256, which needs the AUTH_HS256_SECRET",
     ],
-    ["HS256 mixed with RS256", { AUTH_ALGORITHMS: "HS256,RS256" }, "AUTH_ALGORITHMS must be exactly HS256"],
-    ["HS384", { AUTH_ALGORITHMS: "HS384" }, "AUTH_ALGORITHMS must be exactly HS256"],
+    [
+      "HS256 mixed with RS256",
+      { AUTH_ALGORITHMS: "HS256,RS256" },
+      "AUTH_ALGORITHMS must be HS256 alone for a shared secret",
+    ],
+    ["HS384", { AUTH_ALGORITHMS: "HS384" }, "AUTH_ALGORITHMS must be HS256 alone for a shared secret"],
     ["unknown algorithm", { AUTH_ALGORITHMS: "RS257" }, "AUTH_ALGORITHMS may only list"],
-    ["empty claim path segment", { AUTH_USER_CLAIM: "user..id" }, "AUTH_USER_CLAIM must be a claim name"],
-    ["prototype claim path", { AUTH_USER_CLAIM: "__proto__.x" }, "AUTH_USER_CLAIM must be a claim name"],
+    [
+      "empty claim path segment",
+      { AUTH_USER_CLAIM: "user..id" },
+      "AUTH_USER_CLAIM must be a claim dot path such as user.id",
+    ],
+    [
+      "prototype claim path",
+      { AUTH_USER_CLAIM: "__proto__.x" },
+      "AUTH_USER_CLAIM must be a claim dot path such as user.id",
+    ],
     ["tolerance over 300", { AUTH_CLOCK_TOLERANCE_SECONDS: "301" }, "AUTH_CLOCK_TOLERANCE_SECONDS must be"],
     [
       "both AUTH_PROVIDERS and AUTH_ISSUER",
@@ -188,7 +200,7 @@ describe("parseConfig", () => {
     [
       "a provider without audience",
       { ...NO_SINGLE, AUTH_PROVIDERS: '[{"issuer":"https://a.test"}]' },
-      "AUTH_PROVIDERS[0] .audience is required",
+      "AUTH_PROVIDERS[0].audience is required: the aud your tokens carry (see docs/providers.md)",
     ],
     [
       "a provider with an unknown field",
@@ -283,7 +295,7 @@ describe("parseConfig", () => {
     [
       "AUTH_ALLOW_UNVERIFIED_EMAIL with a user claim that is not an email",
       { AUTH_ALLOW_UNVERIFIED_EMAIL: "true" },
-      "AUTH_ALLOW_UNVERIFIED_EMAIL only applies when the user claim is an email claim",
+      "AUTH_ALLOW_UNVERIFIED_EMAIL only applies to an email user claim",
     ],
     [
       "AUTH_ALLOW_UNVERIFIED_EMAIL together with AUTH_PROVIDERS",
@@ -303,7 +315,7 @@ describe("parseConfig", () => {
         AUTH_PROVIDERS:
           '[{"issuer":"https://a.test","audience":"x","user_claim":"email","allow_unverified_email":"true"}]',
       },
-      "AUTH_PROVIDERS[0] .allow_unverified_email must be true or false",
+      "AUTH_PROVIDERS[0].allow_unverified_email must be true or false",
     ],
     [
       "state from claims not an object",
@@ -422,9 +434,9 @@ describe("parseConfig", () => {
 
   it("reports every problem at once", () => {
     expect(problemsFor({ OPENAI_API_KEY: "", AUTH_ISSUER: "", SESSION_EXPIRES_AFTER_SECONDS: "x" })).toEqual([
-      "OPENAI_API_KEY is required: run `npx wrangler secret put OPENAI_API_KEY` (locally: put it in .dev.vars)",
+      "OPENAI_API_KEY is required: a secret (wrangler secret put; locally .dev.vars)",
       "SESSION_EXPIRES_AFTER_SECONDS must be a whole number from 1 to 600",
-      "AUTH_ISSUER is required: the exact `iss` of your tokens, e.g. https://your-tenant.us.auth0.com/ (docs/providers.md has each provider's)",
+      "AUTH_ISSUER is required: the exact iss of your tokens (see docs/providers.md)",
     ]);
   });
 });
@@ -541,9 +553,7 @@ describe("Should refuse placeholder values, naming the placeholder and never the
     ],
     ["an HS256 secret left as ...", { AUTH_HS256_SECRET: "..." }, "AUTH_HS256_SECRET", '"..."'],
   ])("%s", (_name, overrides, name, mark) => {
-    expect(problemsFor(overrides)).toContain(
-      `${name} is still a placeholder (${mark}): set the real value (locally in .dev.vars; deployed with wrangler secret put or in [vars])`,
-    );
+    expect(problemsFor(overrides)).toContain(`${name} is still a placeholder (${mark}): set the real value`);
   });
 });
 
@@ -680,12 +690,12 @@ describe("Should parse the mode into the configuration, and refuse settings of t
     [
       "CHATKIT_CONFIGURATION.history in self-hosted mode",
       { ...SELF_HOSTED, CHATKIT_CONFIGURATION: '{"history":{"enabled":true}}' },
-      "CHATKIT_CONFIGURATION sets history, which only hosted mode applies; set them in the page's ChatKit options instead",
+      "CHATKIT_CONFIGURATION sets history, which only hosted mode applies",
     ],
     [
       "self-hosted mode without its signing key",
       SELF_HOSTED,
-      "GATE_SIGNING_KEY is required: a private EC P-256 JWK with a kid; run `npx wrangler secret put GATE_SIGNING_KEY`",
+      "GATE_SIGNING_KEY is required: a secret (wrangler secret put; locally .dev.vars)",
     ],
     [
       "a workflow version without an id in self-hosted mode",

@@ -208,7 +208,7 @@ describe("Should refuse a malformed ACCESS_POLICY as config_invalid naming the e
     [{ require: [{ claim: "email", ends_with: "example.com" }] }, "ACCESS_POLICY.require[0].ends_with must be"],
     [
       { workflows: { research: { require: [{ claim: "plan", equals: "pro" }] } } },
-      "ACCESS_POLICY.workflows key #1 must be an alias",
+      "ACCESS_POLICY.workflows key #1 must be a CHATKIT_WORKFLOWS alias or @default",
     ],
     [
       { workflows: { support: { require: [{ claim: "plan" }] } } },

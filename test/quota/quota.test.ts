@@ -251,7 +251,7 @@ describe("Should refuse quota settings that cannot take effect as config_invalid
     [{ SESSION_DAILY_LIMIT_PER_USER: "ten" }, "SESSION_DAILY_LIMIT_PER_USER must be a whole number from 1 to 100000"],
     [
       { SESSION_LIMITS_PER_WORKFLOW: '{"research": {"daily": 1}}' },
-      "SESSION_LIMITS_PER_WORKFLOW key #1 must be an alias",
+      "SESSION_LIMITS_PER_WORKFLOW key #1 must be a CHATKIT_WORKFLOWS alias or @default",
     ],
     [
       { SESSION_LIMITS_PER_WORKFLOW: '{"support": {"daily": 0}}' },

@@ -1,5 +1,5 @@
-import { env } from "cloudflare:test";
-import type { UserQuota } from "../../src/quota/user-quota";
+import { env, runInDurableObject } from "cloudflare:test";
+import { DAY_SECONDS, type UserQuota } from "../../src/quota/user-quota";
 
 export const quotas = () => (env as unknown as { USER_QUOTAS: DurableObjectNamespace<UserQuota> }).USER_QUOTAS;
 
@@ -31,8 +31,17 @@ export function countingQuotas(): { namespace: DurableObjectNamespace<UserQuota>
   return { namespace, calls };
 }
 
-/** The user's active slots and today's starts, read from the Durable Object itself. */
-export async function snapshot(ownerKey: string, now: number) {
+/** The user's active slots and today's starts, read from the Durable Object's own tables. */
+export async function snapshot(ownerKey: string, now: number): Promise<{ active: number; startedToday: number }> {
   const namespace = quotas();
-  return namespace.get(namespace.idFromName(ownerKey)).snapshot(now);
+  return runInDurableObject(namespace.get(namespace.idFromName(ownerKey)), (_instance, state) => {
+    const count = (query: string, ...args: unknown[]) => state.storage.sql.exec<{ n: number }>(query, ...args).one().n;
+    return {
+      active: count("SELECT COUNT(*) AS n FROM active WHERE expires_at > ?", now),
+      startedToday: count(
+        "SELECT COALESCE(SUM(count), 0) AS n FROM started WHERE day = ?",
+        Math.floor(now / DAY_SECONDS),
+      ),
+    };
+  });
 }

@@ -80,8 +80,8 @@ describe("Should name every problem, never a value", () => {
     expect(parse({})).toEqual({
       config: undefined,
       problems: [
-        "CHATKIT_SERVER_URL is required: the URL of your ChatKit server's endpoint",
-        "GATE_SIGNING_KEY is required: a private EC P-256 JWK with a kid; run `npx wrangler secret put GATE_SIGNING_KEY`",
+        "CHATKIT_SERVER_URL is required",
+        "GATE_SIGNING_KEY is required: a secret (wrangler secret put; locally .dev.vars)",
       ],
     });
   });
@@ -91,7 +91,7 @@ describe("Should name every problem, never a value", () => {
     ["CHATKIT_SERVER_URL", "chat.example.com", "must be an absolute URL"],
     ["CHATKIT_SERVER_URL", "https://user:pw@chat.example.com/", "must not contain credentials or a fragment"],
     ["CHATKIT_UPLOAD_URL", "http://files.example.com/upload", "must use https (plain http only for localhost)"],
-    ["ASSERTION_AUDIENCE", "two words", "must be one value of printable characters without spaces"],
+    ["ASSERTION_AUDIENCE", "two words", "must be printable characters without spaces"],
     ["CHATKIT_MAX_REQUEST_BYTES", "1023", "must be a whole number from 1024 to 8388608"],
     ["CHATKIT_MAX_REQUEST_BYTES", "8388609", "must be a whole number from 1024 to 8388608"],
     ["CHATKIT_MAX_REQUEST_BYTES", "1e6", "must be a whole number from 1024 to 8388608"],
@@ -113,33 +113,20 @@ describe("Should name every problem, never a value", () => {
     ["a symmetric key", JSON.stringify({ kty: "oct", k: "c2VjcmV0LXNlY3JldC1zZWNyZXQ", kid: "a" }), "kind"],
     ["an RSA key", JSON.stringify({ kty: "RSA", n: "AQAB", e: "AQAB", d: "AQAB", kid: "a" }), "kind"],
     ["a P-384 key", JSON.stringify({ ...current, crv: "P-384" }), "kind"],
-    [
-      "a public key only",
-      JSON.stringify(publicOnly),
-      "GATE_SIGNING_KEY key #1 has no private part (d); the gate needs the private key to sign",
-    ],
+    ["a public key only", JSON.stringify(publicOnly), "GATE_SIGNING_KEY key #1 has no private part (d)"],
     ["a short d", JSON.stringify({ ...current, d: current.d.slice(1) }), "members"],
     ["padded coordinates", JSON.stringify({ ...current, x: `${current.x}=` }), "members"],
     ["no kid", JSON.stringify(withoutKid), "kid"],
     ["an empty kid", JSON.stringify({ ...current, kid: "" }), "kid"],
     ["a kid with a space", JSON.stringify({ ...current, kid: "a b" }), "kid"],
-    [
-      "alg RS256",
-      JSON.stringify({ ...current, alg: "RS256" }),
-      "GATE_SIGNING_KEY key #1 must have alg ES256 when alg is given",
-    ],
-    [
-      "use enc",
-      JSON.stringify({ ...current, use: "enc" }),
-      "GATE_SIGNING_KEY key #1 must have use sig when use is given",
-    ],
+    ["alg RS256", JSON.stringify({ ...current, alg: "RS256" }), "GATE_SIGNING_KEY key #1 may only have alg ES256"],
+    ["use enc", JSON.stringify({ ...current, use: "enc" }), "GATE_SIGNING_KEY key #1 may only have use sig"],
   ])("GATE_SIGNING_KEY as %s", (_name, value, expected) => {
     const expectations: Record<string, string> = {
-      shape:
-        'GATE_SIGNING_KEY must be a private EC P-256 JWK with a kid ({"kty":"EC","crv":"P-256","kid","d","x","y"}) or {"keys":[...]} of them',
-      kind: "GATE_SIGNING_KEY key #1 must be an EC P-256 key (kty EC, crv P-256); symmetric, RSA and other curves are refused",
+      shape: 'GATE_SIGNING_KEY must be a private EC P-256 JWK with a kid, or {"keys":[...]} of them',
+      kind: "GATE_SIGNING_KEY key #1 must be an EC P-256 key (kty EC, crv P-256)",
       members: "GATE_SIGNING_KEY key #1 must have d, x and y as 43-character base64url values",
-      kid: "GATE_SIGNING_KEY key #1 must have a kid of 1 to 128 printable characters without spaces",
+      kid: "GATE_SIGNING_KEY key #1 must have a kid of 1 to 128 printable characters, no spaces",
     };
     const { config, problems } = parse({ ...base, GATE_SIGNING_KEY: value });
     expect(config).toBeUndefined();
@@ -155,7 +142,7 @@ describe("Should name every problem, never a value", () => {
       GATE_SIGNING_KEY: JSON.stringify({ keys: [gateKeys.current, gateKeys.stranger] }),
     });
     expect(config).toBeUndefined();
-    expect(problems).toEqual(["GATE_SIGNING_KEY key #2 repeats the kid of an earlier key; each kid must be unique"]);
+    expect(problems).toEqual(["GATE_SIGNING_KEY key #2 repeats an earlier key's kid"]);
   });
 
   it("a bad key among good ones refuses the whole set", () => {
@@ -164,9 +151,7 @@ describe("Should name every problem, never a value", () => {
       GATE_SIGNING_KEY: JSON.stringify({ keys: [gateKeys.current, { kty: "oct", k: "AAAA", kid: "x" }] }),
     });
     expect(config).toBeUndefined();
-    expect(problems).toEqual([
-      "GATE_SIGNING_KEY key #2 must be an EC P-256 key (kty EC, crv P-256); symmetric, RSA and other curves are refused",
-    ]);
+    expect(problems).toEqual(["GATE_SIGNING_KEY key #2 must be an EC P-256 key (kty EC, crv P-256)"]);
   });
 
   it(`more than ${MAX_SIGNING_KEYS} keys`, async () => {
@@ -225,9 +210,7 @@ describe("Should refuse settings of the other mode", () => {
         history: { enabled: true },
         file_upload: { enabled: true, max_file_size: 10, max_files: 3 },
       }),
-    ).toEqual([
-      "CHATKIT_CONFIGURATION sets history, file_upload.max_files, which only hosted mode applies; set them in the page's ChatKit options instead",
-    ]);
+    ).toEqual(["CHATKIT_CONFIGURATION sets history, file_upload.max_files, which only hosted mode applies"]);
   });
 
   it("nothing for settings both modes read, or the upload fields the gate enforces", () => {

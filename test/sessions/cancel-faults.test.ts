@@ -199,7 +199,9 @@ describe("The sweep", () => {
         level: "error",
         event: "sweep_skipped",
         reason: "config_invalid",
-        problems: [expect.stringMatching(/^OPENAI_API_KEY is required: run `npx wrangler secret put OPENAI_API_KEY`/)],
+        problems: [
+          expect.stringMatching(/^OPENAI_API_KEY is required: a secret \(wrangler secret put; locally .dev.vars\)$/),
+        ],
       },
     ]);
     expect(peers.calls).toEqual([]);
