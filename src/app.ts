@@ -4,7 +4,7 @@ import { requireUser } from "./auth/middleware";
 import { readinessCheck } from "./auth/readiness";
 import { ConfigError, loadConfig } from "./config/config";
 import type { GateDeps, GateEnv, GateVariables } from "./http/context";
-import { gateCors } from "./http/cors";
+import { gateCors, setResponseHeaders } from "./http/cors";
 import { GateError } from "./http/errors";
 import { log } from "./http/log";
 import { openApiDocument } from "./http/openapi";
@@ -59,7 +59,8 @@ export function createApp(overrides: Partial<GateDeps> = {}) {
     try {
       await next();
     } finally {
-      c.header("x-request-id", requestId);
+      // In place: c.header() after the handler copies the whole response.
+      setResponseHeaders(c, (headers) => headers.set("x-request-id", requestId));
       const code = c.error instanceof GateError ? c.error.code : c.res.status === 404 ? "not_found" : undefined;
       const durationMs = deps.clock() - started;
       // The endpoint the request was for, also when a middleware refused it; never the raw path.
@@ -71,8 +72,8 @@ export function createApp(overrides: Partial<GateDeps> = {}) {
         status: c.res.status,
         code,
         duration_ms: durationMs,
-        user: c.var.ownerKey?.slice(0, 16),
-        upstream_request_id: c.var.upstreamRequestId,
+        user: c.get("ownerKey")?.slice(0, 16),
+        upstream_request_id: c.get("upstreamRequestId"),
       });
       if (metrics !== undefined) {
         // Each may be unset: the request can fail before the configuration loads or a user is verified.
@@ -115,12 +116,12 @@ export function createApp(overrides: Partial<GateDeps> = {}) {
   app.use(gateCors);
   app.use("/v1/*", async (c, next) => {
     await next();
-    c.header("cache-control", "no-store");
+    setResponseHeaders(c, (headers) => headers.set("cache-control", "no-store"));
   });
 
   app.get("/healthz", readinessCheck);
   app.get("/healthz", (c) => c.json({ status: "ok" }));
-  app.get("/openapi.json", (c) => c.json(openApiDocument(c.var.config)));
+  app.get("/openapi.json", (c) => c.json(openApiDocument(c.get("config"))));
   app.use("/v1/*", requireUser(deps));
   app.route("/v1/chatkit/sessions", sessionRoutes(deps));
   // 404 unless ADMIN_POLICY is set; operator tokens only (src/admin/routes.ts).
@@ -128,7 +129,7 @@ export function createApp(overrides: Partial<GateDeps> = {}) {
   // Every mode's extra routes are registered; the configured mode serves its own, the others are 404.
   for (const [key, { method, path }] of Object.entries(MODE_ROUTES)) {
     app.on(method, path, (c, next) => {
-      const handler = c.var.mode.routes[key as RouteKey];
+      const handler = c.get("mode").routes[key as RouteKey];
       if (handler === undefined) throw new GateError("not_found", "No such route");
       return handler(c, next);
     });
@@ -138,7 +139,7 @@ export function createApp(overrides: Partial<GateDeps> = {}) {
   app.onError((error, c) => {
     if (error instanceof GateError) return c.json(error.toBody(), error.status, error.headers);
     // Only the error's name is logged: messages of unexpected errors are not vetted for secrets.
-    log("error", "unhandled", { request_id: c.var.requestId, error: error.name });
+    log("error", "unhandled", { request_id: c.get("requestId"), error: error.name });
     const internal = new GateError("internal_error", "Something went wrong; try again");
     c.error = internal;
     return c.json(internal.toBody(), internal.status);

@@ -40,7 +40,7 @@ export type AdminAction = "list_sessions" | "block" | "unblock";
  */
 export function adminRoutes(deps: GateDeps) {
   const requireOperator = createMiddleware<GateEnv>(async (c, next) => {
-    const admin = c.var.config.admin;
+    const admin = c.get("config").admin;
     if (admin === undefined) throw new GateError("not_found", "No such route");
     const bearer = readBearer(c.req.header("authorization"));
     if (bearer.kind !== "token") throw authError(bearer.kind);
@@ -76,10 +76,10 @@ export function adminRoutes(deps: GateDeps) {
       if (error instanceof GateError) outcome = error.code;
       throw error;
     } finally {
-      const { iss, sub } = c.var.claims;
+      const { iss, sub } = c.get("claims");
       // Who, what, which user (its owner key, never the raw id), when; never a token or a secret.
       log("info", "admin_audit", {
-        request_id: c.var.requestId,
+        request_id: c.get("requestId"),
         at: deps.now(),
         operator: { issuer: iss, sub },
         action,
@@ -128,7 +128,7 @@ export function adminRoutes(deps: GateDeps) {
         try {
           result = await cancelAll(ownerKey, cancelDepsFor(c, sessions, deps));
         } finally {
-          await quotaFor(c.var.config.quotas, c.env, ownerKey, c.var.requestId)?.release(sessions.ended);
+          await quotaFor(c.get("config").quotas, c.env, ownerKey, c.get("requestId"))?.release(sessions.ended);
         }
         Object.assign(details, result);
         return c.json({ user_key: ownerKey, block, ...result });
@@ -169,7 +169,7 @@ export function adminRoutes(deps: GateDeps) {
    */
   async function targetKey(c: Ctx): Promise<string> {
     const user = c.req.param("user") ?? "";
-    const { userIds } = c.var.config.auth;
+    const { userIds } = c.get("config").auth;
     const usable =
       user.length > 0 &&
       user.length <= MAX_USER_LENGTH &&

@@ -15,11 +15,11 @@ import type { Policy } from "./types";
  */
 export function enforceOn(c: Context<GateEnv>, policy: Policy | undefined, event: string, alias?: string | null): void {
   try {
-    enforcePolicy(policy, c.var.claims, alias);
+    enforcePolicy(policy, c.get("claims"), alias);
   } catch (error) {
     if (error instanceof PolicyRefused) {
-      const { iss } = c.var.claims;
-      log("warn", event, { request_id: c.var.requestId, provider: iss, rule: error.rule });
+      const { iss } = c.get("claims");
+      log("warn", event, { request_id: c.get("requestId"), provider: iss, rule: error.rule });
     }
     throw error;
   }

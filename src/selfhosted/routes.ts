@@ -77,7 +77,7 @@ export function selfHostedRoutes(config: Config, mode: SelfHostedModeConfig, dep
       const assertion = await assertionFor(c, keyring, grant, now);
       return forward(
         { request: c.req.raw, body: request.bytes, assertion },
-        { url: mode.serverUrl, timeoutMs: deps.upstreamTimeoutMs, timer: c.var.upstream },
+        { url: mode.serverUrl, timeoutMs: deps.upstreamTimeoutMs, timer: c.get("upstream") },
       );
     },
     jwks: (c) => c.json(jwks, 200, { "cache-control": jwksCaching }),
@@ -95,7 +95,7 @@ export function selfHostedRoutes(config: Config, mode: SelfHostedModeConfig, dep
       return forwardUpload(c.req.raw, assertion, mode.uploads, {
         url: uploadUrl,
         timeoutMs: deps.upstreamTimeoutMs,
-        timer: c.var.upstream,
+        timer: c.get("upstream"),
       });
     };
   }

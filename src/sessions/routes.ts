@@ -46,12 +46,12 @@ export function sessionRoutes(deps: GateDeps) {
   const store = (c: Ctx) => new EndingStore(c.env.SESSIONS, deps.now, new KvBudget());
   /** Frees the quota slots of the sessions this request ended; no call without quotas or ended sessions. */
   const release = (c: Ctx, sessions: EndingStore) =>
-    quotaFor(c.var.config.quotas, c.env, c.var.ownerKey, c.var.requestId)?.release(sessions.ended);
+    quotaFor(c.get("config").quotas, c.env, c.get("ownerKey"), c.get("requestId"))?.release(sessions.ended);
   const cancelDeps = (c: Ctx, sessions: EndingStore) => cancelDepsFor(c, sessions, deps);
   /** The caller's record for a path id; malformed ids never reach KV. */
   const ownRecord = async (c: Ctx, sessions: EndingStore): Promise<SessionRecord> => {
     const id = c.req.param("session_id") ?? "";
-    const record = SESSION_ID.test(id) ? await sessions.get(c.var.ownerKey, id) : null;
+    const record = SESSION_ID.test(id) ? await sessions.get(c.get("ownerKey"), id) : null;
     if (record === null) throw notFound();
     return record;
   };
@@ -59,7 +59,7 @@ export function sessionRoutes(deps: GateDeps) {
   return new Hono<GateEnv>()
     .use(async (c, next) => {
       // ACCESS_POLICY's top level applies to every session route; a workflow's additions to the create that picks it.
-      enforceOn(c, c.var.config.accessPolicy, "access_refused", null);
+      enforceOn(c, c.get("config").accessPolicy, "access_refused", null);
       await next();
     })
     .post("/", async (c) => {
@@ -79,7 +79,7 @@ export function sessionRoutes(deps: GateDeps) {
           "Retry-After": String(CREATE_LIMIT_RETRY_AFTER_SECONDS),
         });
       }
-      const quota = quotaFor(config.quotas, c.env, ownerKey, c.var.requestId);
+      const quota = quotaFor(config.quotas, c.env, ownerKey, c.get("requestId"));
       const reservation = await quota?.acquire(request.alias, deps.now(), config.expiresAfterSeconds);
       let session: Awaited<ReturnType<typeof mode.start>>;
       try {
@@ -100,7 +100,7 @@ export function sessionRoutes(deps: GateDeps) {
         await store(c).put(ownerKey, record);
       } catch (error) {
         // An untracked session could never be listed or cancelled by its owner: withdraw it.
-        log("error", "kv_write_failed", { request_id: c.var.requestId, error: String(error) });
+        log("error", "kv_write_failed", { request_id: c.get("requestId"), error: String(error) });
         mode.withdraw(c, session.id);
         if (reservation !== undefined) await quota?.refund(reservation);
         throw new GateError("storage_unavailable", "The session could not be recorded; try again");
@@ -108,12 +108,12 @@ export function sessionRoutes(deps: GateDeps) {
       if (reservation !== undefined) await quota?.commit(reservation, session.id, session.expiresAt);
       return c.json({ ...toView(record, deps.now()), client_secret: session.clientSecret }, 201);
     })
-    .get("/", async (c) => c.json(await listSessions(c, store(c), c.var.ownerKey, deps.now)))
+    .get("/", async (c) => c.json(await listSessions(c, store(c), c.get("ownerKey"), deps.now)))
     .post("/cancel_all", async (c) => {
       const sessions = store(c);
       try {
-        const result = await cancelAll(c.var.ownerKey, cancelDeps(c, sessions));
-        if (!result.complete) log("warn", "cancel_all_incomplete", { request_id: c.var.requestId, ...result });
+        const result = await cancelAll(c.get("ownerKey"), cancelDeps(c, sessions));
+        if (!result.complete) log("warn", "cancel_all_incomplete", { request_id: c.get("requestId"), ...result });
         return c.json(result);
       } finally {
         // Also after a failure part-way: what was ended is freed; the rest counts until it expires.
@@ -126,7 +126,7 @@ export function sessionRoutes(deps: GateDeps) {
       const record = await ownRecord(c, sessions);
       // Idempotent: a cancelled or expired session is answered from KV, with no upstream call and no write.
       if (!needsCancel(record, deps.now())) return c.json(toView(record, deps.now()));
-      const settled = await cancelSession(record, c.var.ownerKey, cancelDeps(c, sessions)).finally(() =>
+      const settled = await cancelSession(record, c.get("ownerKey"), cancelDeps(c, sessions)).finally(() =>
         release(c, sessions),
       );
       return c.json(toView(settled, deps.now()), settled.status === "cancel_pending" ? 202 : 200);
@@ -136,13 +136,14 @@ export function sessionRoutes(deps: GateDeps) {
 /** What the cancels of one request may do: this request's mode, store, clock, deadline and log. */
 export function cancelDepsFor(c: Ctx, sessions: SessionStore, deps: GateDeps): CancelDeps {
   return {
-    upstream: c.var.mode.upstream,
+    upstream: c.get("mode").upstream,
     store: sessions,
     now: deps.now,
-    retry: { clock: Date.now, sleep: deps.sleep, timer: c.var.upstream },
+    retry: { clock: Date.now, sleep: deps.sleep, timer: c.get("upstream") },
     deadline: Date.now() + deps.upstreamTimeoutMs,
     onUpstream: (id) => c.set("upstreamRequestId", id),
-    onStoreFailure: (error) => log("error", "kv_write_failed", { request_id: c.var.requestId, error: String(error) }),
+    onStoreFailure: (error) =>
+      log("error", "kv_write_failed", { request_id: c.get("requestId"), error: String(error) }),
   };
 }
 
