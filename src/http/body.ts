@@ -36,6 +36,9 @@ export async function readCapped(
   return bytes;
 }
 
+/** Strict UTF-8; `decode` without `stream` keeps no state between calls, so one decoder serves every request. */
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
+
 const tooLarge = () => new GateError("payload_too_large", `The request body must be at most ${MAX_BODY_BYTES} bytes`);
 
 /**
@@ -57,7 +60,7 @@ export async function readJsonBody(request: Request): Promise<unknown> {
   }
   let text: string;
   try {
-    text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
+    text = utf8.decode(bytes);
   } catch {
     throw new GateError("invalid_request", "The request body is not valid UTF-8");
   }

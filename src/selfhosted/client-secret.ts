@@ -239,16 +239,21 @@ function decodeSegment(segment: string): Uint8Array | undefined {
   }
 }
 
+/** Strict UTF-8; `decode` without `stream` keeps no state between calls, so one decoder serves every request. */
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
+
 function parseJson(bytes: Uint8Array | undefined): Record<string, unknown> | undefined {
   if (bytes === undefined) return undefined;
   try {
-    const value: unknown = JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes));
+    const value: unknown = JSON.parse(utf8.decode(bytes));
     return isPlainObject(value) ? value : undefined;
   } catch {
     return undefined;
   }
 }
 
+const encoder = new TextEncoder();
+
 function encode(text: string): Uint8Array {
-  return new TextEncoder().encode(text);
+  return encoder.encode(text);
 }

@@ -124,6 +124,14 @@ describe("Should refuse before anything reaches the server", () => {
     expect(await check(post(bytes))).toEqual({ status: 400, code: "invalid_request" });
   });
 
+  it("a body that ends inside a UTF-8 character leaves nothing behind: the next body is read on its own", async () => {
+    // The decoder is shared by every request; a leftover lead byte must not join the next body's first bytes.
+    const cut = new Uint8Array([...bytesOf('{"type":"threads.list","x":"'), 0xc3]);
+    expect(await check(post(cut))).toEqual({ status: 400, code: "invalid_request" });
+    const next = bytesOf('{"type":"threads.list","x":"é"}');
+    expect(await check(post(next))).toMatchObject({ type: "threads.list", kind: "json" });
+  });
+
   it("400 invalid_request: a Content-Length that is not a number", async () => {
     const request = post(bytesOf('{"type":"threads.list"}'), { "content-length": "23, 23" });
     expect(await check(request)).toEqual({ status: 400, code: "invalid_request" });
