@@ -3,12 +3,13 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createWorker } from "../../src/app";
 import { MAX_SESSION_SECONDS } from "../../src/config/config";
 import type { GateDeps } from "../../src/http/context";
-import { UPSTREAM_CALLS_PER_INVOCATION } from "../../src/sessions/cancel";
-import { KV_OPERATIONS_PER_INVOCATION } from "../../src/sessions/kv-budget";
+import { CANCEL_CONCURRENCY, UPSTREAM_CALLS_PER_INVOCATION } from "../../src/sessions/cancel";
+import { KV_OPERATIONS_PER_INVOCATION, SESSION_KV_BUDGET } from "../../src/sessions/kv-budget";
 import type { SessionRecord } from "../../src/sessions/record";
-import { PENDING_MARKER_KEY, PENDING_MARKER_TTL_SECONDS } from "../../src/sessions/store";
+import { LIST_PAGE_SIZE, PENDING_MARKER_KEY, PENDING_MARKER_TTL_SECONDS } from "../../src/sessions/store";
 import { callWith } from "../support/app";
-import { mintToken, nowSeconds, Peers } from "../support/peers";
+import { ISSUER, mintToken, nowSeconds, Peers } from "../support/peers";
+import { SELF_HOSTED_ENV } from "../support/self-hosted";
 import { countingKv, MemoryKv } from "./kv-fakes";
 
 let peers: Peers;
@@ -30,13 +31,13 @@ const cancelsDown = () => {
 const upstreamCancels = () => peers.upstreamCalls().filter((c) => c.url.endsWith("/cancel")).length;
 
 const kvEntries = async (prefix?: string) => kv.entries(prefix);
-/** Calls the worker with the in-memory KV, or a wrapper of it. */
-const request = (method: string, path: string, SESSIONS: KVNamespace = kv.binding) =>
-  callWith({ env: { SESSIONS }, deps: fast }, method, path, { token: alice });
+/** Calls the worker (in hosted mode unless `settings` say otherwise) with the in-memory KV, or a wrapper of it. */
+const request = (method: string, path: string, SESSIONS: KVNamespace = kv.binding, settings = {}) =>
+  callWith({ env: { ...settings, SESSIONS }, deps: fast }, method, path, { token: alice });
 
 /** Alice's owner key, learnt from one real create. */
-async function aliceOwnerKey(): Promise<string> {
-  expect((await request("POST", "/v1/chatkit/sessions")).status).toBe(201);
+async function aliceOwnerKey(settings = {}): Promise<string> {
+  expect((await request("POST", "/v1/chatkit/sessions", kv.binding, settings)).status).toBe(201);
   return (await kvEntries())[0]?.name.split(":")[1] as string;
 }
 
@@ -66,6 +67,8 @@ async function runSweep(SESSIONS: KVNamespace = kv.binding, deps: Partial<GateDe
   await waitOnExecutionContext(ctx);
 }
 
+// The tests that follow make ChatKit refuse cancels and run the sweep: hosted only, since a self-hosted cancel has
+// no upstream to fail and is never owed (see the self-hosted block at the end, and modes.test.ts for its sweep).
 describe("Should stay within 1,000 KV operations and 50 subrequests per invocation", () => {
   it("cancel_all over 600 sessions ChatKit will not cancel: within both limits, incomplete, then finished by a second call", async () => {
     const ownerKey = await aliceOwnerKey();
@@ -174,5 +177,83 @@ describe("Should cost no KV list when the sweep has nothing to do", () => {
     expect(response.status).toBe(202);
     expect((await kvEntries("pending:")).map((e) => e.name)).toEqual([`pending:${id}`]);
     expect(errors.map((line) => JSON.parse(line).event)).toContain("pending_marker_failed");
+  });
+});
+
+describe("Should stay within 1,000 KV operations per invocation in self-hosted mode, where cancels are immediate", () => {
+  const selfHosted = (method: string, path: string, SESSIONS: KVNamespace = kv.binding) =>
+    request(method, path, SESSIONS, SELF_HOSTED_ENV);
+  /** Every call that left the worker other than to the IdP. */
+  const reachedAnyone = () => peers.calls.filter((call) => !call.url.startsWith(`${ISSUER}/`));
+  /** Every KV call of the request, as `op key`, sorted (cancels run concurrently, so their order varies). */
+  const kvCalls = (operations: Array<{ op: string; key: string }>) => operations.map((o) => `${o.op} ${o.key}`).sort();
+  const statuses = async () => (await kvEntries()).map((e) => (e.value as { status: string }).status);
+
+  it("cancel_all over 600 sessions: all cancelled in one call, one list and one write each, no call, no marker, no index", async () => {
+    const ownerKey = await aliceOwnerKey(SELF_HOSTED_ENV);
+    await seedSessions(ownerKey, 599);
+    const ids = (await kvEntries()).map((e) => e.name);
+
+    const counted = countingKv(kv.binding);
+    const response = await selfHosted("POST", "/v1/chatkit/sessions/cancel_all", counted.kv);
+
+    expect(await response.json()).toEqual({ cancelled: 600, pending: 0, complete: true });
+    expect(counted.operations.length).toBeLessThanOrEqual(KV_OPERATIONS_PER_INVOCATION);
+    expect(kvCalls(counted.operations)).toEqual(
+      [`list session:${ownerKey}:`, ...ids.map((key) => `put ${key}`)].sort(),
+    );
+    expect(reachedAnyone()).toEqual([]);
+    expect(await statuses()).toEqual(Array(600).fill("cancelled"));
+    expect(await kvEntries("pending:")).toEqual([]);
+    expect(await kv.get(PENDING_MARKER_KEY)).toBeNull();
+  });
+
+  it("cancel_all over more sessions than one invocation's KV budget: incomplete, what it reached cancelled, the rest by a second call", async () => {
+    const total = 1200;
+    const ownerKey = await aliceOwnerKey(SELF_HOSTED_ENV);
+    await seedSessions(ownerKey, total - 1);
+    const pages = Math.ceil(total / LIST_PAGE_SIZE);
+
+    const first = countingKv(kv.binding);
+    const response = await selfHosted("POST", "/v1/chatkit/sessions/cancel_all", first.kv);
+
+    const result = (await response.json()) as { cancelled: number; pending: number; complete: boolean };
+    expect(result).toMatchObject({ pending: 0, complete: false });
+    expect(first.operations.length).toBeLessThanOrEqual(KV_OPERATIONS_PER_INVOCATION);
+    // It stops only when the next session's writes might not fit beside those still running.
+    expect(result.cancelled).toBeGreaterThanOrEqual(SESSION_KV_BUDGET - pages - 2 * CANCEL_CONCURRENCY);
+    const firstOps = kvCalls(first.operations);
+    expect(firstOps.filter((o) => o === `list session:${ownerKey}:`)).toHaveLength(pages);
+    expect(firstOps.filter((o) => o.startsWith("put session:"))).toHaveLength(result.cancelled);
+    expect(firstOps).toHaveLength(pages + result.cancelled);
+    expect((await statuses()).filter((s) => s === "cancelled")).toHaveLength(result.cancelled);
+    expect((await statuses()).filter((s) => s === "active")).toHaveLength(total - result.cancelled);
+
+    const second = countingKv(kv.binding);
+    const again = await selfHosted("POST", "/v1/chatkit/sessions/cancel_all", second.kv);
+
+    expect(await again.json()).toEqual({ cancelled: total - result.cancelled, pending: 0, complete: true });
+    expect(kvCalls(second.operations)).toHaveLength(pages + total - result.cancelled);
+    expect(await statuses()).toEqual(Array(total).fill("cancelled"));
+    expect(reachedAnyone()).toEqual([]);
+    expect(await kvEntries("pending:")).toEqual([]);
+    expect(await kv.get(PENDING_MARKER_KEY)).toBeNull();
+  });
+
+  it("a cancel: one read and one write of the record, no call, no marker, no index", async () => {
+    const ownerKey = await aliceOwnerKey(SELF_HOSTED_ENV);
+    const [session] = await kvEntries();
+    const id = (session?.value as { session_id: string } | undefined)?.session_id as string;
+
+    const counted = countingKv(kv.binding);
+    const response = await selfHosted("POST", `/v1/chatkit/sessions/${id}/cancel`, counted.kv);
+
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ session_id: id, status: "cancelled" });
+    expect(kvCalls(counted.operations)).toEqual([`get session:${ownerKey}:${id}`, `put session:${ownerKey}:${id}`]);
+    expect(reachedAnyone()).toEqual([]);
+    expect(await statuses()).toEqual(["cancelled"]);
+    expect(await kvEntries("pending:")).toEqual([]);
+    expect(await kv.get(PENDING_MARKER_KEY)).toBeNull();
   });
 });

@@ -5,19 +5,8 @@ import { type Gate, gateWith } from "../support/app";
 import { TEST_ENV } from "../support/env";
 import { clearKv, errorOf, kvEntries } from "../support/http";
 import { mintToken, Peers, UPSTREAM } from "../support/peers";
-import { SELF_HOSTED_ENV } from "../support/self-hosted";
+import { MODES, SELF_HOSTED_ENV } from "../support/self-hosted";
 import { countingKv } from "./kv-fakes";
-
-/**
- * The session routes in both modes, on the same settings: the same
- * statuses, bodies, records and ownership. Only what reaches upstream
- * differs: ChatKit's create and cancel in hosted mode, nothing at all in
- * self-hosted mode.
- */
-const MODES = [
-  { mode: "hosted", env: {} as Record<string, unknown>, calls: { create: 1, cancel: 1 } },
-  { mode: "self-hosted", env: SELF_HOSTED_ENV as Record<string, unknown>, calls: { create: 0, cancel: 0 } },
-] as const;
 
 interface Created {
   session_id: string;
@@ -50,6 +39,12 @@ const statusesInKv = async () =>
     ]),
   );
 
+/**
+ * The session routes in both modes, on the same settings: the same
+ * statuses, bodies, records and ownership. Only what reaches upstream
+ * differs: ChatKit's create and cancel in hosted mode, nothing at all in
+ * self-hosted mode.
+ */
 describe.each(MODES)("Session routes in $mode mode", ({ env: settings, calls }) => {
   let gate: Gate;
   beforeEach(() => {

@@ -7,7 +7,8 @@ import { LIST_PAGES_PER_REQUEST } from "../../src/sessions/routes";
 import { SWEEP_LIST_PAGES } from "../../src/sessions/sweep";
 import { callWith } from "../support/app";
 import { clearKv, errorOf, kvEntries } from "../support/http";
-import { mintToken, nowSeconds, Peers } from "../support/peers";
+import { ISSUER, mintToken, nowSeconds, Peers } from "../support/peers";
+import { HOSTED, MODES, type ModeCase } from "../support/self-hosted";
 import { countingKv, shortPagesKv } from "./kv-fakes";
 
 let peers: Peers;
@@ -27,35 +28,48 @@ interface Listed {
   cursor?: string;
 }
 
-async function create(now?: number): Promise<string> {
-  const response = await callWith(
-    { deps: now === undefined ? {} : { now: () => now } },
-    "POST",
-    "/v1/chatkit/sessions",
-    {
+/** Every call that left the worker other than to the IdP: to OpenAI, or to the self-hosted ChatKit server. */
+const reachedChatKit = () => peers.calls.filter((call) => !call.url.startsWith(`${ISSUER}/`));
+
+/** Alice's sessions, created in one mode, listed and cancelled in the same mode. */
+function modeCalls({ env: settings }: ModeCase) {
+  async function create(now?: number): Promise<string> {
+    const deps = now === undefined ? {} : { now: () => now };
+    const response = await callWith({ env: settings, deps }, "POST", "/v1/chatkit/sessions", { token: alice });
+    expect(response.status).toBe(201);
+    return ((await response.json()) as { session_id: string }).session_id;
+  }
+
+  async function createMany(n: number): Promise<string[]> {
+    const ids: string[] = [];
+    for (let i = 0; i < n; i++) ids.push(await create());
+    return ids;
+  }
+
+  /** The list route over a KV whose pages hold `sizes` keys. */
+  async function list(sizes: number[], query = ""): Promise<{ response: Response; lists: number }> {
+    const counted = countingKv(shortPagesKv(env.SESSIONS, sizes));
+    const response = await callWith(
+      { env: { ...settings, SESSIONS: counted.kv } },
+      "GET",
+      `/v1/chatkit/sessions${query}`,
+      { token: alice },
+    );
+    return { response, lists: counted.operations.filter((o) => o.op === "list").length };
+  }
+
+  /** cancel_all over `SESSIONS`. */
+  const cancelAll = (SESSIONS: KVNamespace) =>
+    callWith({ env: { ...settings, SESSIONS }, deps: fast }, "POST", "/v1/chatkit/sessions/cancel_all", {
       token: alice,
-    },
-  );
-  expect(response.status).toBe(201);
-  return ((await response.json()) as { session_id: string }).session_id;
+    });
+
+  return { create, createMany, list, cancelAll };
 }
 
-async function createMany(n: number): Promise<string[]> {
-  const ids: string[] = [];
-  for (let i = 0; i < n; i++) ids.push(await create());
-  return ids;
-}
+describe.each(MODES)("GET /v1/chatkit/sessions follows KV cursors ($mode mode)", (mode) => {
+  const { create, createMany, list } = modeCalls(mode);
 
-/** The list route over a KV whose pages hold `sizes` keys. */
-async function list(sizes: number[], query = ""): Promise<{ response: Response; lists: number }> {
-  const counted = countingKv(shortPagesKv(env.SESSIONS, sizes));
-  const response = await callWith({ env: { SESSIONS: counted.kv } }, "GET", `/v1/chatkit/sessions${query}`, {
-    token: alice,
-  });
-  return { response, lists: counted.operations.filter((o) => o.op === "list").length };
-}
-
-describe("GET /v1/chatkit/sessions follows KV cursors", () => {
   it("returns every session when KV pages come back short or empty", async () => {
     const ids = await createMany(5);
 
@@ -106,7 +120,9 @@ describe("GET /v1/chatkit/sessions follows KV cursors", () => {
     await create();
     const bob = await mintToken({ sub: "bob" });
 
-    const response = await callWith({}, "GET", `/v1/chatkit/sessions?cursor=${btoa("session:")}`, { token: bob });
+    const response = await callWith({ env: mode.env }, "GET", `/v1/chatkit/sessions?cursor=${btoa("session:")}`, {
+      token: bob,
+    });
 
     expect(await response.json()).toEqual({ data: [], has_more: false });
   });
@@ -124,21 +140,21 @@ describe("GET /v1/chatkit/sessions follows KV cursors", () => {
   });
 });
 
-describe("POST /v1/chatkit/sessions/cancel_all follows KV cursors", () => {
+describe.each(MODES)("POST /v1/chatkit/sessions/cancel_all follows KV cursors ($mode mode)", (mode) => {
+  const { createMany, cancelAll } = modeCalls(mode);
+
   it("cancels sessions spread over short and empty pages, and says it covered everything", async () => {
     const ids = await createMany(4);
 
-    const response = await callWith(
-      { env: { SESSIONS: shortPagesKv(env.SESSIONS, [0, 1, 0, 1, 2]) }, deps: fast },
-      "POST",
-      "/v1/chatkit/sessions/cancel_all",
-      { token: alice },
-    );
+    const response = await cancelAll(shortPagesKv(env.SESSIONS, [0, 1, 0, 1, 2]));
 
     expect(await response.json()).toEqual({ cancelled: 4, pending: 0, complete: true });
-    const cancels = peers.upstreamCalls().filter((c) => c.url.endsWith("/cancel"));
-    expect(cancels.map((c) => c.url.split("/").at(-2)).sort()).toEqual([...ids].sort());
+    // Hosted: one confirmed cancel at ChatKit per session. Self-hosted: immediate, nothing reaches anyone.
+    const cancels = reachedChatKit().filter((c) => c.url.endsWith("/cancel"));
+    expect(cancels.map((c) => c.url.split("/").at(-2)).sort()).toEqual(mode.calls.cancel ? [...ids].sort() : []);
+    expect(reachedChatKit()).toHaveLength(4 * (mode.calls.create + mode.calls.cancel));
     expect((await kvEntries()).map((e) => (e.value as { status: string }).status)).toEqual(Array(4).fill("cancelled"));
+    expect(await kvEntries("pending:")).toEqual([]);
   });
 
   it(`says it is incomplete, and logs it, when the sessions lie past ${CANCEL_ALL_LIST_PAGES} pages`, async () => {
@@ -147,25 +163,23 @@ describe("POST /v1/chatkit/sessions/cancel_all follows KV cursors", () => {
     vi.spyOn(console, "warn").mockImplementation((line: string) => void warnings.push(line));
     const counted = countingKv(shortPagesKv(env.SESSIONS, [0]));
 
-    const response = await callWith(
-      { env: { SESSIONS: counted.kv }, deps: fast },
-      "POST",
-      "/v1/chatkit/sessions/cancel_all",
-      {
-        token: alice,
-      },
-    );
+    const response = await cancelAll(counted.kv);
 
     expect(await response.json()).toEqual({ cancelled: 0, pending: 0, complete: false });
     expect(counted.operations.filter((o) => o.op === "list")).toHaveLength(CANCEL_ALL_LIST_PAGES);
     expect(warnings.map((line) => JSON.parse(line))).toContainEqual(
       expect.objectContaining({ event: "cancel_all_incomplete", complete: false }),
     );
-    expect(peers.upstreamCalls().filter((c) => c.url.endsWith("/cancel"))).toEqual([]);
+    expect(reachedChatKit().filter((c) => c.url.endsWith("/cancel"))).toEqual([]);
+    expect((await kvEntries()).map((e) => (e.value as { status: string }).status)).toEqual(["active", "active"]);
   });
 });
 
+// Hosted only: self-hosted cancels are immediate, so none is ever owed and its sweep does nothing (modes.test.ts).
+
 describe("The sweep follows KV cursors", () => {
+  const { createMany } = modeCalls(HOSTED);
+
   it("settles pending cancels spread over short and empty pages of the index", async () => {
     const ids = await createMany(3);
     peers.chatkit = (request) =>

@@ -39,3 +39,17 @@ export const SELF_HOSTED_ENV = {
 export const UPLOADS_ON = {
   CHATKIT_CONFIGURATION: JSON.stringify({ file_upload: { enabled: true, max_file_size: 1 } }),
 } as const;
+
+/** One of the two modes a session-route behaviour is run in, on the same settings. */
+export interface ModeCase {
+  mode: "hosted" | "self-hosted";
+  /** Laid over the test bindings: nothing for hosted mode, {@link SELF_HOSTED_ENV} for self-hosted. */
+  env: Readonly<Record<string, unknown>>;
+  /** Calls to OpenAI one create and one cancel make: none in self-hosted mode, where the gate issues sessions. */
+  calls: { create: number; cancel: number };
+}
+
+export const HOSTED: ModeCase = { mode: "hosted", env: {}, calls: { create: 1, cancel: 1 } };
+export const SELF_HOSTED: ModeCase = { mode: "self-hosted", env: SELF_HOSTED_ENV, calls: { create: 0, cancel: 0 } };
+/** Both modes, for `describe.each(MODES)("... ($mode mode)", ...)`. */
+export const MODES: readonly ModeCase[] = [HOSTED, SELF_HOSTED];
