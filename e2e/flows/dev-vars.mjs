@@ -15,6 +15,7 @@ import { startFakeChatKit } from "../peers/fake-chatkit.mjs";
 import { gateSigningKey } from "../peers/gate-key.mjs";
 import { killGroupNow, spawnGroup, stopGroup } from "../processes.mjs";
 import { call, fatal, freePort, waitFor } from "../support.mjs";
+import { expectError, ownerKeyFor } from "./helpers.mjs";
 
 /** wrangler bundles the worker and boots workerd; a cold start on a slow CI machine can take this long. */
 const STARTUP_TIMEOUT_MS = 60_000;
@@ -24,13 +25,20 @@ const WRANGLER_ENV = {
   WRANGLER_SEND_METRICS: "false",
   WRANGLER_HIDE_BANNER: "true",
 };
+/** The sessions a user may have active at once in the policy flow: one, so the second create must be refused. */
+const MAX_ACTIVE = 1;
+/** The worker's default SESSION_EXPIRES_AFTER_SECONDS: the longest a refused create can be told to wait. */
+const SESSION_LIFETIME_SECONDS = 600;
 /** The documented pseudonym (README, docs/security.md), computed here independently of the worker. */
 const PSEUDONYM_LABEL = "chatkit-gate/user-id/v1";
 
-/** An HS256 token for `sub`, as a shared-secret provider (Supabase's legacy secret) would mint it. */
-function hs256Token({ secret, issuer, sub }) {
+/**
+ * An HS256 token for `sub`, as a shared-secret provider (Supabase's legacy
+ * secret) would mint it; `claims` adds to it or overrides `aud`.
+ */
+function hs256Token({ secret, issuer, sub, claims = {} }) {
   const now = Math.floor(Date.now() / 1000);
-  return new SignJWT({ sub, aud: "authenticated", iss: issuer, iat: now, exp: now + 300 })
+  return new SignJWT({ sub, aud: "authenticated", iss: issuer, iat: now, exp: now + 300, ...claims })
     .setProtectedHeader({ alg: "HS256", typ: "JWT" })
     .sign(new TextEncoder().encode(secret));
 }
@@ -240,6 +248,155 @@ export const devVarsFlows = [
       } finally {
         await worker?.stop();
         await server.close();
+      }
+    },
+  },
+  {
+    name: "ACCESS_POLICY, SESSION_MAX_ACTIVE_PER_USER and the admin API from .dev.vars take effect under the real wrangler dev",
+    async run(ctx, t) {
+      const apiKey = `sk-dev-vars-${randomBytes(16).toString("hex")}`;
+      const hs256Secret = randomBytes(32).toString("base64url");
+      const issuer = "https://hs256.dev-vars.test/auth/v1";
+      const prefix = "devvars|";
+      const adminAudience = "chatkit-gate-admin";
+      const fake = await startFakeChatKit({ apiKey });
+      let worker;
+      try {
+        worker = await startWithDevVars({
+          repoRoot: ctx.repoRoot,
+          outputDir: ctx.outputDir,
+          devVars: {
+            OPENAI_API_KEY: apiKey,
+            AUTH_HS256_SECRET: hs256Secret,
+            OPENAI_BASE_URL: fake.baseUrl,
+            CHATKIT_WORKFLOW_ID: "wf_dev_vars",
+            AUTH_ISSUER: issuer,
+            AUTH_AUDIENCE: "authenticated",
+            AUTH_ALGORITHMS: "HS256",
+            AUTH_USER_PREFIX: prefix,
+            // Issue 12's settings: each one, dropped or ignored, would let through something checked below.
+            ACCESS_POLICY: JSON.stringify({ require: [{ claim: "app_metadata.plan", equals: "pro" }] }),
+            SESSION_MAX_ACTIVE_PER_USER: String(MAX_ACTIVE),
+            ADMIN_POLICY: JSON.stringify({ require: [{ claim: "roles", contains: "chat-admin" }] }),
+            ADMIN_AUDIENCE: adminAudience,
+          },
+        });
+        t.note("wrangler dev read ACCESS_POLICY, SESSION_MAX_ACTIVE_PER_USER, ADMIN_POLICY and ADMIN_AUDIENCE");
+        const sessions = `${worker.url}/v1/chatkit/sessions`;
+        const create = (token) => call(sessions, { method: "POST", token });
+        const userToken = (sub, claims) => hs256Token({ secret: hs256Secret, issuer, sub, claims });
+        const creates = () => fake.calls.filter((c) => c.method === "POST" && c.path === "/v1/chatkit/sessions");
+
+        // ACCESS_POLICY: refused before anything reaches ChatKit, then let through with the claim.
+        const outsider = await create(await userToken(`free-${randomBytes(4).toString("hex")}`));
+        expectError(outsider, 403, "forbidden");
+        assert.equal(
+          outsider.json.error.message,
+          "The token does not meet this requirement: require[0]: app_metadata.plan equals the configured value",
+        );
+        assert.equal(fake.calls.length, 0, "a token without the claim reached nothing at ChatKit");
+        t.note("ACCESS_POLICY: a token without app_metadata.plan → 403 forbidden naming the rule; 0 ChatKit calls");
+
+        const sub = `pro-${randomBytes(4).toString("hex")}`;
+        const user = `${prefix}${sub}`;
+        const token = await userToken(sub, { app_metadata: { plan: "pro" } });
+        const first = await create(token);
+        assert.equal(first.status, 201, `a token meeting ACCESS_POLICY starts a session: ${first.text}`);
+        assert.equal(creates().length, 1, "exactly one create reached ChatKit");
+        assert.equal(creates()[0].body.user, user);
+        t.note(
+          `ACCESS_POLICY: a token with app_metadata.plan=pro → 201 (${first.json.session_id}), ChatKit user ${user}`,
+        );
+
+        // SESSION_MAX_ACTIVE_PER_USER: the USER_QUOTAS Durable Object (and its migration) counted the first one.
+        const callsBeforeSecond = fake.calls.length;
+        const second = await create(token);
+        expectError(second, 429, "rate_limited");
+        assert.equal(
+          second.json.error.message,
+          `Active session limit reached: at most ${MAX_ACTIVE} sessions per user at once; end one first`,
+        );
+        const retryAfter = Number(second.headers.get("retry-after"));
+        assert.ok(retryAfter > 0 && retryAfter <= SESSION_LIFETIME_SECONDS, `Retry-After ${retryAfter}`);
+        assert.deepEqual(fake.since(callsBeforeSecond), [], "the refused create reached nothing at ChatKit");
+        t.note(
+          `SESSION_MAX_ACTIVE_PER_USER=1: the second create → 429 rate_limited, Retry-After ${retryAfter}; 0 ChatKit calls`,
+        );
+
+        // ADMIN_POLICY and ADMIN_AUDIENCE: the operator API exists, for operators only.
+        const admin = `${worker.url}/admin/v1/users/${encodeURIComponent(user)}`;
+        const operator = await hs256Token({
+          secret: hs256Secret,
+          issuer,
+          sub: "op-1",
+          claims: { aud: adminAudience, roles: ["chat-admin"] },
+        });
+        const listed = await call(`${admin}/sessions`, { token: operator });
+        assert.equal(listed.status, 200, listed.text);
+        assert.equal(listed.headers.get("cache-control"), "no-store");
+        assert.deepEqual(listed.json, {
+          user_key: ownerKeyFor(user),
+          block: null,
+          data: [
+            {
+              session_id: first.json.session_id,
+              status: "active",
+              created_at: first.json.created_at,
+              expires_at: first.json.expires_at,
+            },
+          ],
+          has_more: false,
+        });
+        t.note("ADMIN_POLICY: an operator token (aud ADMIN_AUDIENCE, role chat-admin) lists the user's one session");
+        expectError(await call(`${admin}/sessions`, { token }), 401, "invalid_token");
+        const roleless = await hs256Token({
+          secret: hs256Secret,
+          issuer,
+          sub: "op-2",
+          claims: { aud: adminAudience, roles: ["chat-user"] },
+        });
+        expectError(await call(`${admin}/sessions`, { token: roleless }), 403, "forbidden");
+        t.note(
+          "ADMIN_AUDIENCE: the user's own token → 401 invalid_token; ADMIN_POLICY: the audience without the role → 403",
+        );
+
+        const callsBeforeBlock = fake.calls.length;
+        const blocked = await call(`${admin}/block`, {
+          method: "POST",
+          token: operator,
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ reason: "e2e dev-vars" }),
+        });
+        assert.equal(blocked.status, 200, blocked.text);
+        assert.deepEqual(blocked.json, {
+          user_key: ownerKeyFor(user),
+          block: { blocked_at: blocked.json.block?.blocked_at, reason: "e2e dev-vars" },
+          cancelled: 1,
+          pending: 0,
+          complete: true,
+        });
+        assert.deepEqual(
+          fake.since(callsBeforeBlock).map((c) => `${c.method} ${c.path}`),
+          [`POST /v1/chatkit/sessions/${first.json.session_id}/cancel`],
+          "the block cancelled the user's session at ChatKit",
+        );
+        const callsAfterBlock = fake.calls.length;
+        const refused = await create(token);
+        expectError(refused, 403, "forbidden");
+        assert.equal(refused.json.error.message, "This user is blocked by the operator and cannot use chat sessions");
+        assert.deepEqual(fake.since(callsAfterBlock), [], "the blocked user's create reached nothing at ChatKit");
+        t.note("block: cancelled the session at ChatKit; the user's next create → 403 forbidden; 0 ChatKit calls");
+
+        // Unblocked, the user starts again: the block's cancel gave the Durable Object's slot back.
+        const unblocked = await call(`${admin}/block`, { method: "DELETE", token: operator });
+        assert.equal(unblocked.status, 200, unblocked.text);
+        const again = await create(token);
+        assert.equal(again.status, 201, `after DELETE the slot the block freed is usable: ${again.text}`);
+        assert.equal(creates().length, 2);
+        t.note("unblock: the next create → 201, so the block's release freed the quota slot");
+      } finally {
+        await worker?.stop();
+        await fake.close();
       }
     },
   },
