@@ -2,7 +2,7 @@ import { Hono } from "hono/tiny";
 import { adminRoutes } from "./admin/routes";
 import { requireUser } from "./auth/middleware";
 import { readinessCheck } from "./auth/readiness";
-import { ConfigError, loadConfig } from "./config/config";
+import { type Config, ConfigError, loadConfig } from "./config/config";
 import type { GateDeps, GateEnv, GateVariables } from "./http/context";
 import { gateCors, setResponseHeaders } from "./http/cors";
 import { GateError } from "./http/errors";
@@ -13,6 +13,7 @@ import { endpointPattern } from "./metrics/route";
 import { UpstreamTimer } from "./metrics/upstream-timer";
 import { modes } from "./modes";
 import { MODE_ROUTES, type RouteKey } from "./modes/mode";
+import { keyringFor } from "./selfhosted/signing-keys";
 import { sessionRoutes } from "./sessions/routes";
 import { sweepHandler } from "./sessions/scheduled";
 
@@ -21,10 +22,33 @@ export const UPSTREAM_TIMEOUT_MS = 15_000;
 
 /**
  * Configuration failures already logged. {@link loadConfig} keeps one
- * ConfigError per environment, so each isolate logs the cause once, not on
- * every request it answers 503.
+ * ConfigError per environment, and {@link keyringFor} one refused keyring
+ * per configuration, so each isolate logs the cause once, not on every
+ * request it answers 503.
  */
-const loggedConfigErrors = new WeakSet<ConfigError>();
+const loggedConfigErrors = new WeakSet<Error>();
+
+/**
+ * The 503 for a configuration that cannot take effect, logged once; any
+ * other error is returned as it is. Problems name settings and what they
+ * must be, never a value (ConfigError's contract, and keyringFor names a
+ * key by position only).
+ */
+function configInvalid(error: unknown): unknown {
+  const problems =
+    error instanceof ConfigError
+      ? error.problems
+      : error instanceof GateError && error.code === "config_invalid"
+        ? [error.message]
+        : undefined;
+  if (problems === undefined) return error;
+  const logged = error as Error;
+  if (!loggedConfigErrors.has(logged)) {
+    loggedConfigErrors.add(logged);
+    log("error", "config_invalid", { problems });
+  }
+  return error instanceof ConfigError ? new GateError("config_invalid", error.message) : error;
+}
 
 const defaultDeps: GateDeps = {
   now: () => Math.floor(Date.now() / 1000),
@@ -96,21 +120,17 @@ export function createApp(overrides: Partial<GateDeps> = {}) {
     }
   });
   app.use(async (c, next) => {
+    let config: Config;
     try {
-      const config = loadConfig(c.env as unknown as Record<string, unknown>);
-      c.set("config", config);
-      c.set("mode", modeFor(config));
+      config = loadConfig(c.env as unknown as Record<string, unknown>);
+      // A signing key that passes the shape checks but that WebCrypto refuses is a configuration problem
+      // too: imported here, once per configuration (keyringFor caches it), so every route answers 503.
+      if (config.mode.kind === "self-hosted") await keyringFor(config.mode.signingKeys);
     } catch (error) {
-      if (error instanceof ConfigError) {
-        if (!loggedConfigErrors.has(error)) {
-          loggedConfigErrors.add(error);
-          // Problems name settings and what they must be, never a value (ConfigError's contract).
-          log("error", "config_invalid", { problems: error.problems });
-        }
-        throw new GateError("config_invalid", error.message);
-      }
-      throw error;
+      throw configInvalid(error);
     }
+    c.set("config", config);
+    c.set("mode", modeFor(config));
     await next();
   });
   app.use(gateCors);

@@ -3,7 +3,11 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { createApp } from "../src/app";
 import { ConfigError, parseConfig } from "../src/config/config";
 import settings from "../src/config/settings.json";
-import { requestFor } from "./support/http";
+import { gateWith } from "./support/app";
+import { clearKv, errorOf, kvEntries, requestFor } from "./support/http";
+import { captureLogs, eventsOf } from "./support/logs";
+import { mintToken, Peers } from "./support/peers";
+import { SELF_HOSTED_ENV, signingKeys } from "./support/self-hosted";
 
 /** The problems the configuration itself reports, so the test does not restate their wording. */
 function problemsOf(bindings: Record<string, unknown>): readonly string[] {
@@ -55,5 +59,51 @@ describe("Should log why the configuration is invalid, once per isolate, naming 
     await waitOnExecutionContext(ctx);
     expect(response.status).toBe(200);
     expect(lines.filter((line) => line.includes("config_invalid"))).toEqual([]);
+  });
+});
+
+describe("Should refuse a signing key WebCrypto cannot import as config_invalid on every route", () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  it("answers 503 naming the key by position on health, sessions, /chatkit and the JWKS, logs once, and touches nothing", async () => {
+    const lines = captureLogs();
+    const peers = new Peers().install();
+    await clearKv();
+    // Every member has the right shape, but `d` belongs to another key than `x`/`y`: only the import can tell.
+    const mismatched = { ...signingKeys.previous, x: signingKeys.current.x, y: signingKeys.current.y };
+    const gate = gateWith({
+      env: { ...SELF_HOSTED_ENV, GATE_SIGNING_KEY: JSON.stringify({ keys: [signingKeys.current, mismatched] }) },
+    });
+    expect(problemsOf({ ...env, ...gate.env })).toEqual([]);
+    const token = await mintToken({ sub: "keyring" });
+
+    const answers = [
+      await gate.call("GET", "/healthz"),
+      await gate.call("GET", "/openapi.json"),
+      await gate.call("GET", "/.well-known/jwks.json"),
+      await gate.call("GET", "/v1/chatkit/sessions", { token }),
+      await gate.call("GET", "/v1/chatkit/sessions/cksess_abc", { token }),
+      await gate.call("POST", "/v1/chatkit/sessions/cksess_abc/cancel", { token }),
+      await gate.call("POST", "/v1/chatkit/sessions", { token }),
+      await gate.call("POST", "/chatkit", { token, body: "{}" }),
+    ];
+
+    for (const answer of answers) {
+      expect(await errorOf(answer)).toEqual({
+        status: 503,
+        code: "config_invalid",
+        message: "GATE_SIGNING_KEY key #2 is not a usable P-256 private key",
+      });
+    }
+    expect(eventsOf(lines, "config_invalid")).toEqual([
+      {
+        level: "error",
+        event: "config_invalid",
+        problems: ["GATE_SIGNING_KEY key #2 is not a usable P-256 private key"],
+      },
+    ]);
+    expect(JSON.stringify(lines)).not.toContain(signingKeys.previous.d as string);
+    expect(peers.calls).toEqual([]);
+    expect(await kvEntries("")).toEqual([]);
   });
 });

@@ -2,7 +2,7 @@ import { GateError } from "../http/errors";
 import type { SessionRecord } from "../sessions/record";
 import { MIN_KV_TTL_SECONDS, storageUnavailable } from "../sessions/store";
 
-/** Where a user's block lives: one key per owner key, read once per create while the admin API is on. */
+/** Where a user's block lives: one key per owner key, read once per create (admin API on or off). */
 const BLOCK_PREFIX = "block:";
 
 /** An operator's block on a user, as stored (no operator id and no raw user: the audit log has who). */
@@ -37,15 +37,33 @@ export function inForce(block: Block | null, now: number): block is Block {
   return block !== null && (block.until === undefined || now < block.until);
 }
 
-/** One KV read: the user's block, or null. A value that is not a block is ignored, as a foreign key would be. */
+/**
+ * What a `block:` value that is not a block (not JSON, or not this shape)
+ * reads as: a block without `until`, so a damaged record fails closed
+ * (403) instead of lifting the block. Operators see this reason in the
+ * list route and clear it with DELETE.
+ */
+export const UNREADABLE_BLOCK: Readonly<Block> = Object.freeze({
+  blocked_at: 0,
+  reason: "The stored block could not be read; DELETE the block to clear it",
+});
+
+/** One KV read: the user's block, or null when there is none; a value that is not a block is {@link UNREADABLE_BLOCK}. */
 export async function readBlock(kv: KVNamespace, ownerKey: string): Promise<Block | null> {
-  let value: unknown;
+  let text: string | null;
   try {
-    value = await kv.get(blockKey(ownerKey), "json");
+    text = await kv.get(blockKey(ownerKey), "text");
   } catch {
     throw storageUnavailable();
   }
-  return isBlock(value) ? value : null;
+  if (text === null) return null;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return UNREADABLE_BLOCK;
+  }
+  return isBlock(value) ? value : UNREADABLE_BLOCK;
 }
 
 /** One KV write; the key expires with `until` (KV's 60 s minimum aside, which {@link inForce} covers). */

@@ -7,6 +7,7 @@ import { readBearer } from "../auth/token";
 import { authenticate } from "../auth/token-cache";
 import { readJsonBody } from "../http/body";
 import type { GateDeps, GateEnv } from "../http/context";
+import { setResponseHeaders } from "../http/cors";
 import { GateError } from "../http/errors";
 import { log } from "../http/log";
 import { enforceOn } from "../policy/access";
@@ -27,6 +28,9 @@ const MAX_USER_LENGTH = 320;
 const PSEUDONYM = /^u_[A-Za-z0-9_-]{43}$/;
 /** Control characters never occur in a mapped user (the gate refuses such claims); one here is a mistake. */
 const CONTROL = /\p{Cc}/u;
+
+/** KV writes one record's unmarking may make: the put, and its retry after KV's per-key write interval. */
+const UNMARK_KV_OPERATIONS = 2;
 
 export type AdminAction = "list_sessions" | "block" | "unblock";
 
@@ -56,7 +60,15 @@ export function adminRoutes(deps: GateDeps) {
     }
     enforceOn(c, admin.policy, "admin_refused", null);
     await next();
-    c.header("cache-control", "no-store");
+  });
+  /**
+   * Outside {@link requireOperator}, so refusals (401, 403) carry it too:
+   * hono answers a thrown error at the middleware that threw, and this one's
+   * `next()` then returns with that answer. In place, with no copy.
+   */
+  const noStore = createMiddleware<GateEnv>(async (c, next) => {
+    await next();
+    setResponseHeaders(c, (headers) => headers.set("cache-control", "no-store"));
   });
 
   /** Runs an action and writes its audit line, whether it succeeded or not. */
@@ -93,6 +105,7 @@ export function adminRoutes(deps: GateDeps) {
   const store = (c: Ctx) => new EndingStore(c.env.SESSIONS, deps.now, new KvBudget());
 
   return new Hono<GateEnv>()
+    .use(noStore)
     .use(requireOperator)
     .get("/users/:user/sessions", async (c) => {
       const ownerKey = await targetKey(c);
@@ -148,7 +161,7 @@ export function adminRoutes(deps: GateDeps) {
         }
         // Secrets the block cancelled answer 401 again (ended), not 403, so a client starts a new session.
         const sessions = store(c);
-        const { items } = await readPages((from) => sessions.listPage(ownerKey, from), {
+        const { items, cursor } = await readPages((from) => sessions.listPage(ownerKey, from), {
           maxPages: LIST_PAGES_PER_REQUEST,
           enough: LIST_PAGE_SIZE,
         });
@@ -156,9 +169,23 @@ export function adminRoutes(deps: GateDeps) {
           const clean = now < record.expires_at ? unmarked(record) : undefined;
           return clean === undefined ? [] : [clean];
         });
-        await eachConcurrently(marked, (record) => sessions.put(ownerKey, record));
-        details.unmarked = marked.length;
-        return c.json({ user_key: ownerKey, block: null });
+        // Each write is started only while the request's KV budget holds it, as cancel_all does, so a
+        // user with more records than one invocation may write gets an answer, not a 503 after the delete.
+        let done = 0;
+        let unreached = 0;
+        await eachConcurrently(marked, async (record) => {
+          if (!sessions.budget.hold(UNMARK_KV_OPERATIONS)) return void unreached++;
+          try {
+            await sessions.put(ownerKey, record);
+            done++;
+          } finally {
+            sessions.budget.release(UNMARK_KV_OPERATIONS);
+          }
+        });
+        const complete = cursor === undefined && unreached === 0;
+        details.unmarked = done;
+        details.complete = complete;
+        return c.json({ user_key: ownerKey, block: null, unmarked: done, complete });
       });
     });
 

@@ -68,8 +68,8 @@ export function sessionRoutes(deps: GateDeps) {
       const request = parseCreateRequest(await readJsonBody(c.req.raw), config, claims);
       if (request.alias !== undefined) c.set("alias", request.alias);
       enforceOn(c, config.accessPolicy, "access_refused", request.alias);
-      // Blocks exist only while the admin API is on: one KV read per create then, none otherwise.
-      if (config.admin !== undefined && inForce(await readBlock(c.env.SESSIONS, ownerKey), deps.now())) {
+      // One KV read per create, whatever the admin configuration: unsetting ADMIN_POLICY must not lift a block.
+      if (inForce(await readBlock(c.env.SESSIONS, ownerKey), deps.now())) {
         throw blockedError();
       }
       // Absent binding, no limit: see docs/operations.md.

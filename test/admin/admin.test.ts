@@ -1,14 +1,16 @@
 import { env } from "cloudflare:test";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { UNREADABLE_BLOCK } from "../../src/admin/blocks";
 import { ownerKeyFor } from "../../src/auth/identity";
 import { snapshot } from "../quota/support";
 import { chatkitCall, startSession } from "../selfhosted/support-routes";
+import { MemoryKv } from "../sessions/kv-fakes";
 import { callWith, type Gate, gateWith } from "../support/app";
 import { TEST_ENV } from "../support/env";
 import { clearKv, errorOf, kvEntries } from "../support/http";
 import { captureLogs, eventsOf } from "../support/logs";
 import { mintToken, nowSeconds, Peers } from "../support/peers";
-import { SELF_HOSTED_ENV } from "../support/self-hosted";
+import { SELF_HOSTED_ENV, MODES as SHARED_MODES } from "../support/self-hosted";
 
 let peers: Peers;
 beforeEach(async () => {
@@ -25,10 +27,7 @@ const ADMIN = {
   ADMIN_POLICY: JSON.stringify({ require: [{ claim: "roles", contains: "chat-admin" }] }),
   ADMIN_AUDIENCE,
 };
-const MODES = [
-  ["hosted", {}],
-  ["self-hosted", SELF_HOSTED_ENV],
-] as const;
+const MODES = SHARED_MODES.map(({ mode, env }) => [mode, env] as const);
 
 const operator = (claims: Record<string, unknown> = {}) =>
   mintToken({ sub: "op-1", aud: ADMIN_AUDIENCE, roles: ["chat-admin"], ...claims });
@@ -241,7 +240,7 @@ describe.each(MODES)("Should block and unblock a user (%s mode)", (mode, modeEnv
     const unblocked = await gate.call("DELETE", `${target.path}/block`, { token: await operator() });
     const create = await gate.call("POST", "/v1/chatkit/sessions", { token: target.token });
 
-    expect(await unblocked.json()).toEqual({ user_key: target.ownerKey, block: null });
+    expect(await unblocked.json()).toEqual({ user_key: target.ownerKey, block: null, unmarked: 0, complete: true });
     expect(create.status).toBe(201);
     expect(await kvEntries("block:")).toEqual([]);
     expect(eventsOf(lines, "admin_audit").at(-1)).toMatchObject({
@@ -374,5 +373,142 @@ describe("Should document the admin routes in /openapi.json only when the admin 
       "/admin/v1/users/{user}/block",
     ]);
     expect(Object.keys(off.paths).filter((path) => path.startsWith("/admin/"))).toEqual([]);
+  });
+});
+
+describe("Should fail closed on blocks", () => {
+  it.each(MODES)(
+    "refuses a blocked user's create with 403 after ADMIN_POLICY is removed (%s mode), starting nothing",
+    async (_mode, modeEnv) => {
+      const target = await newUser();
+      const blocked = await gateWith({ env: { ...modeEnv, ...ADMIN } }).call("POST", `${target.path}/block`, {
+        token: await operator(),
+        body: { reason: "r" },
+      });
+      const calls = peers.upstreamCalls().length;
+
+      const create = await gateWith({ env: modeEnv }).call("POST", "/v1/chatkit/sessions", { token: target.token });
+
+      expect(blocked.status).toBe(200);
+      expect(await errorOf(create)).toMatchObject({ status: 403, code: "forbidden" });
+      expect(peers.upstreamCalls()).toHaveLength(calls);
+      expect(await kvEntries(`session:${target.ownerKey}:`)).toEqual([]);
+      expect((await kvEntries("block:")).map(({ name }) => name)).toEqual([`block:${target.ownerKey}`]);
+    },
+  );
+
+  it.each([
+    ["not JSON", "{blocked"],
+    ["JSON of another shape", JSON.stringify({ blocked_at: "yesterday", reason: 5 })],
+    ["JSON null", "null"],
+  ])(
+    "treats a block value that is %s as blocked: 403 on create, shown to operators, cleared by DELETE",
+    async (_n, raw) => {
+      const gate = gateWith({ env: ADMIN });
+      const target = await newUser();
+      await env.SESSIONS.put(`block:${target.ownerKey}`, raw);
+
+      const create = await gate.call("POST", "/v1/chatkit/sessions", { token: target.token });
+      const listed = await gate.call("GET", `${target.path}/sessions`, { token: await operator() });
+      const unblocked = await gate.call("DELETE", `${target.path}/block`, { token: await operator() });
+      const again = await gate.call("POST", "/v1/chatkit/sessions", { token: target.token });
+
+      expect(await errorOf(create)).toMatchObject({ status: 403, code: "forbidden" });
+      expect(await listed.json()).toMatchObject({ block: UNREADABLE_BLOCK, data: [] });
+      expect(unblocked.status).toBe(200);
+      expect(again.status).toBe(201);
+      // Only the create after DELETE reached ChatKit.
+      expect(peers.upstreamCalls()).toHaveLength(1);
+      expect(await kvEntries("block:")).toEqual([]);
+    },
+  );
+});
+
+describe("Should mark every admin answer no-store, refusals included", () => {
+  it.each([
+    ["no token", 401, async (): Promise<string | undefined> => undefined],
+    ["a user token", 401, () => mintToken({ roles: ["chat-admin"] })],
+    ["the admin audience without the role", 403, () => operator({ roles: ["chat-user"] })],
+    ["an operator", 200, () => operator()],
+  ] as const)("%s: %i with Cache-Control: no-store", async (_n, status, token) => {
+    const target = await newUser();
+
+    const response = await gateWith({ env: ADMIN }).call("GET", `${target.path}/sessions`, {
+      token: (await token()) as string | undefined,
+    });
+
+    expect(response.status).toBe(status);
+    expect(response.headers.get("cache-control")).toBe("no-store");
+  });
+});
+
+describe("Should finish a block or an unblock past one invocation's KV budget by calling again", () => {
+  /** Stores `n` active records for the owner directly, as n creates would have, with `extra` fields. */
+  async function seed(kv: MemoryKv, ownerKey: string, n: number, extra: Record<string, unknown> = {}) {
+    const now = nowSeconds();
+    await Promise.all(
+      Array.from({ length: n }, (_, i) => {
+        const record = {
+          session_id: `cksess_seed${String(i).padStart(4, "0")}`,
+          status: "active",
+          created_at: now,
+          expires_at: now + 300,
+          ...extra,
+        };
+        return kv.put(`session:${ownerKey}:${record.session_id}`, JSON.stringify(record), {
+          expirationTtl: 3600,
+          metadata: record,
+        });
+      }),
+    );
+  }
+  const recordsOf = async (kv: MemoryKv, ownerKey: string) =>
+    (await kv.entries(`session:${ownerKey}:`)).map(({ metadata }) => metadata as Record<string, unknown>);
+
+  it("block over 1,000 sessions answers complete: false, and a second block cancels the rest (self-hosted)", async () => {
+    const kv = new MemoryKv();
+    const gate = gateWith({ env: { ...SELF_HOSTED_ENV, ...ADMIN, SESSIONS: kv.binding } });
+    const target = await newUser();
+    await seed(kv, target.ownerKey, 1000);
+
+    const first = (await (
+      await gate.call("POST", `${target.path}/block`, { token: await operator(), body: { reason: "r" } })
+    ).json()) as { cancelled: number; complete: boolean };
+    const second = (await (
+      await gate.call("POST", `${target.path}/block`, { token: await operator(), body: { reason: "r" } })
+    ).json()) as { cancelled: number; complete: boolean };
+
+    expect(first.complete).toBe(false);
+    expect(first.cancelled).toBeGreaterThan(0);
+    expect(second).toMatchObject({ cancelled: 1000 - first.cancelled, pending: 0, complete: true });
+    const records = await recordsOf(kv, target.ownerKey);
+    expect(records).toHaveLength(1000);
+    expect(records.filter((r) => r.status === "cancelled" && r.blocked === true)).toHaveLength(1000);
+  });
+
+  it("unblock over 1,000 marked sessions answers 200 complete: false within the budget, and a second call unmarks the rest", async () => {
+    const kv = new MemoryKv();
+    const gate = gateWith({ env: { ...SELF_HOSTED_ENV, ...ADMIN, SESSIONS: kv.binding } });
+    const target = await newUser();
+    await seed(kv, target.ownerKey, 1000, { status: "cancelled", cancelled_at: nowSeconds(), blocked: true });
+    await kv.put(`block:${target.ownerKey}`, JSON.stringify({ blocked_at: nowSeconds(), reason: "r" }));
+
+    const first = await gate.call("DELETE", `${target.path}/block`, { token: await operator() });
+    const firstBody = (await first.json()) as { unmarked: number; complete: boolean };
+    const second = await gate.call("DELETE", `${target.path}/block`, { token: await operator() });
+
+    expect(first.status).toBe(200);
+    expect(firstBody).toMatchObject({ user_key: target.ownerKey, block: null, complete: false });
+    expect(firstBody.unmarked).toBeGreaterThan(0);
+    expect(firstBody.unmarked).toBeLessThan(1000);
+    expect(await second.json()).toEqual({
+      user_key: target.ownerKey,
+      block: null,
+      unmarked: 1000 - firstBody.unmarked,
+      complete: true,
+    });
+    expect(await kv.entries("block:")).toEqual([]);
+    const records = await recordsOf(kv, target.ownerKey);
+    expect(records.filter((r) => r.status === "cancelled" && r.blocked === undefined)).toHaveLength(1000);
   });
 });
