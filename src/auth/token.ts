@@ -21,11 +21,21 @@ export type BearerResult =
 
 /** Extracts a compact JWT from `Authorization: Bearer <token>` (RFC 6750 §2.1). */
 export function readBearer(header: string | undefined): BearerResult {
-  if (header === undefined || header.trim() === "") return { kind: "absent" };
+  return readBearerCredential(header, COMPACT_JWS);
+}
+
+/**
+ * The credential in `Authorization: Bearer <credential>` (RFC 6750 §2.1), at
+ * most {@link MAX_TOKEN_LENGTH} characters and, when `format` is given,
+ * matching it. The IdP token and the self-hosted client secret share it, so
+ * both get the same scheme rules and the same size bound.
+ */
+export function readBearerCredential(header: string | null | undefined, format?: RegExp): BearerResult {
+  if (header === null || header === undefined || header.trim() === "") return { kind: "absent" };
   const match = /^Bearer +(\S+) *$/i.exec(header);
   if (!match) return header.length > MAX_TOKEN_LENGTH ? { kind: "too_large" } : { kind: "malformed" };
   const token = match[1] as string;
   if (token.length > MAX_TOKEN_LENGTH) return { kind: "too_large" };
-  if (!COMPACT_JWS.test(token)) return { kind: "malformed" };
+  if (format !== undefined && !format.test(token)) return { kind: "malformed" };
   return { kind: "token", token };
 }

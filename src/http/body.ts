@@ -39,6 +39,28 @@ export async function readCapped(
 /** Strict UTF-8; `decode` without `stream` keeps no state between calls, so one decoder serves every request. */
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
 
+/** Why bytes are not a JSON document. */
+export type JsonFailure = "not_utf8" | "not_json";
+
+/**
+ * Strict UTF-8 then JSON, the one way the gate reads a JSON document from
+ * bytes (bodies and sealed payloads). The value is wrapped so that a document
+ * that is itself a string can never be mistaken for a failure.
+ */
+export function parseJsonBytes(bytes: Uint8Array): { value: unknown } | JsonFailure {
+  let text: string;
+  try {
+    text = utf8.decode(bytes);
+  } catch {
+    return "not_utf8";
+  }
+  try {
+    return { value: JSON.parse(text) };
+  } catch {
+    return "not_json";
+  }
+}
+
 const tooLarge = () => new GateError("payload_too_large", `The request body must be at most ${MAX_BODY_BYTES} bytes`);
 
 /**
@@ -58,17 +80,10 @@ export async function readJsonBody(request: Request): Promise<unknown> {
   if (!isJsonMediaType(request.headers.get("content-type"))) {
     throw new GateError("unsupported_media_type", "A request body must be sent as Content-Type: application/json");
   }
-  let text: string;
-  try {
-    text = utf8.decode(bytes);
-  } catch {
-    throw new GateError("invalid_request", "The request body is not valid UTF-8");
-  }
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new GateError("invalid_request", "The request body is not valid JSON");
-  }
+  const parsed = parseJsonBytes(bytes);
+  if (parsed === "not_utf8") throw new GateError("invalid_request", "The request body is not valid UTF-8");
+  if (parsed === "not_json") throw new GateError("invalid_request", "The request body is not valid JSON");
+  return parsed.value;
 }
 
 function isJsonMediaType(header: string | null): boolean {

@@ -1,8 +1,11 @@
 import { base64url as jose64 } from "jose";
 import { base64url } from "../auth/encoding";
+import { LruMap } from "../auth/lru";
+import { MAX_TOKEN_LENGTH, readBearerCredential } from "../auth/token";
 import type { StateValue } from "../chatkit/types";
 import { isPlainObject } from "../config/reader";
 import type { Workflow } from "../config/workflows";
+import { parseJsonBytes } from "../http/body";
 import { GateError } from "../http/errors";
 import { type SecretFailure, secretError } from "./failures";
 import type { Keyring } from "./signing-keys";
@@ -25,8 +28,11 @@ import type { Keyring } from "./signing-keys";
  * gate puts on any bearer token (src/auth/token.ts), so an Authorization
  * header never grows past what proxies and Workers accept.
  */
-export const MAX_CLIENT_SECRET_LENGTH = 16 * 1024;
-/** How many opened secrets an isolate remembers; each entry is small (see {@link MAX_CACHED_SECRET_LENGTH}). */
+export const MAX_CLIENT_SECRET_LENGTH = MAX_TOKEN_LENGTH;
+/**
+ * How many opened secrets an isolate remembers, forgetting the least recently
+ * used first; each entry is small (see {@link MAX_CACHED_SECRET_LENGTH}).
+ */
 export const MAX_OPENED_SECRETS = 512;
 /** Secrets longer than this (sessions with large state) are opened on every request instead of cached, bounding memory to about 2 MB. */
 const MAX_CACHED_SECRET_LENGTH = 2048;
@@ -45,7 +51,6 @@ const SESSION_ID_BYTES = 16;
 const HEADER_ALG = "dir";
 const HEADER_ENC = "A256GCM";
 const SEGMENT = /^[A-Za-z0-9_-]*$/;
-const BEARER = /^Bearer +(\S+) *$/i;
 
 /** What a secret grants: one session of one user, until it expires. */
 export interface SessionGrant {
@@ -115,10 +120,9 @@ export async function sealClientSecret(keyring: Keyring, grant: SessionGrant): P
 
 /** The secret from `Authorization: Bearer <secret>`, or why there is none. */
 export function readSecretBearer(header: string | null | undefined): string | SecretFailure {
-  if (header === null || header === undefined || header.trim() === "") return "absent";
-  if (header.length > MAX_CLIENT_SECRET_LENGTH + "Bearer ".length + 2) return "too_large";
-  const match = BEARER.exec(header);
-  return match ? (match[1] as string) : "malformed";
+  // No format check here: `open` tells a JWS, a truncated secret and noise apart.
+  const bearer = readBearerCredential(header);
+  return bearer.kind === "token" ? bearer.token : bearer.kind;
 }
 
 /**
@@ -144,10 +148,7 @@ export async function openClientSecret(
   const opened = await open(keyring, secret);
   if (typeof opened === "string") return opened;
   if (nowSeconds >= opened.expiresAt) return "expired";
-  if (secret.length <= MAX_CACHED_SECRET_LENGTH) {
-    if (cache.size >= MAX_OPENED_SECRETS) cache.delete(cache.keys().next().value as string);
-    cache.set(secret, opened);
-  }
+  if (secret.length <= MAX_CACHED_SECRET_LENGTH) cache.set(secret, opened);
   return opened;
 }
 
@@ -168,12 +169,12 @@ export async function authenticateSecret(
 
 const SECRET_FAILURES: ReadonlySet<string> = new Set<SecretFailure>(["absent", "too_large", "malformed"]);
 
-const caches = new WeakMap<Keyring, Map<string, SessionGrant>>();
+const caches = new WeakMap<Keyring, LruMap<string, SessionGrant>>();
 
-function cacheFor(keyring: Keyring): Map<string, SessionGrant> {
+function cacheFor(keyring: Keyring): LruMap<string, SessionGrant> {
   let cache = caches.get(keyring);
   if (cache === undefined) {
-    cache = new Map();
+    cache = new LruMap(MAX_OPENED_SECRETS);
     caches.set(keyring, cache);
   }
   return cache;
@@ -239,17 +240,10 @@ function decodeSegment(segment: string): Uint8Array | undefined {
   }
 }
 
-/** Strict UTF-8; `decode` without `stream` keeps no state between calls, so one decoder serves every request. */
-const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
-
+/** A JSON object from strict UTF-8, or undefined for anything else. */
 function parseJson(bytes: Uint8Array | undefined): Record<string, unknown> | undefined {
-  if (bytes === undefined) return undefined;
-  try {
-    const value: unknown = JSON.parse(utf8.decode(bytes));
-    return isPlainObject(value) ? value : undefined;
-  } catch {
-    return undefined;
-  }
+  const parsed = bytes === undefined ? undefined : parseJsonBytes(bytes);
+  return typeof parsed === "object" && isPlainObject(parsed.value) ? parsed.value : undefined;
 }
 
 const encoder = new TextEncoder();

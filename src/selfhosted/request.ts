@@ -1,5 +1,5 @@
 import { isPlainObject } from "../config/reader";
-import { readCapped } from "../http/body";
+import { parseJsonBytes, readCapped } from "../http/body";
 import { GateError } from "../http/errors";
 
 /** Request types answered with `text/event-stream` (chatkit-python 1.6.5, `StreamingReq`). */
@@ -88,15 +88,9 @@ export function declaredLength(request: Request): number | undefined {
   return Number(declared);
 }
 
-/** Strict UTF-8; `decode` without `stream` keeps no state between calls, so one decoder serves every request. */
-const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
-
 /** The body's `type`, or undefined when it is not UTF-8 JSON of an object with a string `type`. */
 function typeOf(bytes: Uint8Array): string | undefined {
-  try {
-    const body: unknown = JSON.parse(utf8.decode(bytes));
-    return isPlainObject(body) && typeof body.type === "string" ? body.type : undefined;
-  } catch {
-    return undefined;
-  }
+  const parsed = parseJsonBytes(bytes);
+  const body = typeof parsed === "object" ? parsed.value : undefined;
+  return isPlainObject(body) && typeof body.type === "string" ? body.type : undefined;
 }

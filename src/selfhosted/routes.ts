@@ -2,7 +2,6 @@ import type { Context, Handler } from "hono";
 import { blockedError, blockedNow } from "../admin/blocks";
 import type { Config, SelfHostedModeConfig } from "../config/config";
 import type { GateDeps, GateEnv } from "../http/context";
-import { GateError } from "../http/errors";
 import { KvBudget } from "../sessions/kv-budget";
 import { effectiveStatus } from "../sessions/record";
 import { SessionStore } from "../sessions/store";
@@ -85,19 +84,18 @@ export function selfHostedRoutes(config: Config, mode: SelfHostedModeConfig, dep
   const uploadUrl = mode.uploadUrl;
   // Unset: the route stays unknown (404), as the strategy is not offered at all.
   if (uploadUrl !== undefined) {
-    routes.upload = async (c) => {
-      // Refused before the secret is even read: nothing about this request can make an upload allowed.
-      if (!mode.uploads.enabled) throw new GateError("forbidden", "File uploads are turned off for this app");
-      const keyring = await keyringFor(mode.signingKeys);
-      const now = deps.now();
-      const grant = await session(c, keyring, now);
-      const assertion = await assertionFor(c, keyring, grant, now);
-      return forwardUpload(c.req.raw, assertion, mode.uploads, {
-        url: uploadUrl,
-        timeoutMs: deps.upstreamTimeoutMs,
-        timer: c.get("upstream"),
-      });
-    };
+    routes.upload = (c) =>
+      // forwardUpload refuses while uploads are off before it calls this, so the secret is not even read.
+      forwardUpload(
+        c.req.raw,
+        async () => {
+          const keyring = await keyringFor(mode.signingKeys);
+          const now = deps.now();
+          return assertionFor(c, keyring, await session(c, keyring, now), now);
+        },
+        mode.uploads,
+        { url: uploadUrl, timeoutMs: deps.upstreamTimeoutMs, timer: c.get("upstream") },
+      );
   }
   return routes;
 }

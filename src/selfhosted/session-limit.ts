@@ -1,3 +1,4 @@
+import { LruMap } from "../auth/lru";
 import { GateError } from "../http/errors";
 
 /** The window `SESSION_MAX_REQUESTS_PER_MINUTE` counts in. */
@@ -31,23 +32,24 @@ interface Window {
  * the ChatKit server should keep if it needs one.
  */
 export class SessionRequestLimit {
-  /** By session id, in order of last use, so the first entry is the one idle longest. */
-  private readonly windows = new Map<string, Window>();
+  /** By session id; past `maxSessions`, the session idle longest is forgotten. */
+  private readonly windows: LruMap<string, Window>;
 
   constructor(
     readonly limit: number,
-    private readonly maxSessions = MAX_TRACKED_SESSIONS,
-  ) {}
+    maxSessions = MAX_TRACKED_SESSIONS,
+  ) {
+    this.windows = new LruMap(maxSessions);
+  }
 
   /** Counts one request of the session; throws 429 `rate_limited` with `Retry-After` past the limit. */
   take(sessionId: string, nowSeconds: number): void {
+    // Reading marks the session as just used, so a busy one is never the one forgotten.
     let window = this.windows.get(sessionId);
-    this.windows.delete(sessionId);
     if (window === undefined || nowSeconds >= window.start + SESSION_WINDOW_SECONDS) {
       window = { start: nowSeconds, count: 0 };
+      this.windows.set(sessionId, window);
     }
-    this.windows.set(sessionId, window);
-    if (this.windows.size > this.maxSessions) this.windows.delete(this.windows.keys().next().value as string);
     if (window.count >= this.limit) {
       const retryAfter = Math.max(1, window.start + SESSION_WINDOW_SECONDS - nowSeconds);
       throw new GateError("rate_limited", "Too many requests in this session; wait before sending more", {

@@ -36,14 +36,19 @@ export function uploadPolicy(configuration?: ChatkitConfigurationParam): UploadP
  * are off, 415 unless `multipart/form-data`, and 413 `payload_too_large` past
  * the cap, whether Content-Length says so up front or the stream runs over
  * it: the body is counted as it passes and never held whole.
+ *
+ * `authorize` authenticates the caller and gives the assertion. It is called
+ * only once uploads are known to be on, so while they are off nothing about
+ * the request (its secret included) is even read.
  */
 export async function forwardUpload(
   request: Request,
-  assertion: string,
+  authorize: () => Promise<string>,
   policy: UploadPolicy,
   options: ForwardOptions,
 ): Promise<Response> {
   if (!policy.enabled) throw new GateError("forbidden", "File uploads are turned off for this app");
+  const assertion = await authorize();
   const mediaType = request.headers.get("content-type")?.split(";")[0]?.trim().toLowerCase();
   if (mediaType !== "multipart/form-data") {
     throw new GateError("unsupported_media_type", "An upload must be sent as multipart/form-data");

@@ -6,7 +6,7 @@ import { TEST_ENV } from "../support/env";
 import { clearKv, errorOf, kvEntries } from "../support/http";
 import { captureLogs, eventsOf } from "../support/logs";
 import { mintToken, Peers } from "../support/peers";
-import { SELF_HOSTED_ENV } from "../support/self-hosted";
+import { MODES as SHARED_MODES } from "../support/self-hosted";
 
 let peers: Peers;
 beforeEach(async () => {
@@ -15,10 +15,7 @@ beforeEach(async () => {
 });
 afterEach(() => vi.restoreAllMocks());
 
-const MODES = [
-  ["hosted", {}],
-  ["self-hosted", SELF_HOSTED_ENV],
-] as const;
+const MODES = SHARED_MODES.map(({ mode, env }) => [mode, env] as const);
 
 interface Row {
   name: string;

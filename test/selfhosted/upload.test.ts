@@ -41,7 +41,11 @@ function upload(body: Uint8Array | ReadableStream<Uint8Array>, headers: Record<s
 
 const server = () => new FakeServer(() => Response.json(ATTACHMENT, { status: 201 }));
 const send = (request: Request, fake: FakeServer, policy = on) =>
-  forwardUpload(request, "signed-assertion", policy, { url: UPLOAD_URL, timeoutMs: 1000, fetch: fake.fetch });
+  forwardUpload(request, async () => "signed-assertion", policy, {
+    url: UPLOAD_URL,
+    timeoutMs: 1000,
+    fetch: fake.fetch,
+  });
 const refusal = (promise: Promise<unknown>) =>
   promise.then(
     () => "forwarded",
