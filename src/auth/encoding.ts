@@ -1,19 +1,12 @@
-/** `Uint8Array.prototype.toBase64` (TC39, in newer runtimes), typed here since the TypeScript lib may not know it. */
-type ToBase64 = (this: Uint8Array, options: { alphabet: "base64url"; omitPadding: boolean }) => string;
-const toBase64 = (Uint8Array.prototype as { toBase64?: ToBase64 }).toBase64;
-/** Bytes per String.fromCharCode call: far below any engine's argument limit. */
-const CHUNK = 0x8000;
+import { base64url as jose64 } from "jose";
 
-/** Unpadded base64url (RFC 4648 §5), the alphabet of JWTs and safe in KV keys. */
-export function base64url(bytes: Uint8Array): string {
-  // The runtime's own encoder where there is one; it runs on every proxied request (assertion, jti).
-  if (toBase64 !== undefined) return toBase64.call(bytes, { alphabet: "base64url", omitPadding: true });
-  let binary = "";
-  for (let i = 0; i < bytes.length; i += CHUNK) {
-    binary += String.fromCharCode.apply(null, bytes.subarray(i, i + CHUNK) as unknown as number[]);
-  }
-  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
+/**
+ * Unpadded base64url (RFC 4648 §5), the alphabet of JWTs and safe in KV keys.
+ * jose's encoder, already in the bundle, uses the runtime's own
+ * `Uint8Array.prototype.toBase64` where there is one; it runs on every
+ * proxied request (assertion, jti).
+ */
+export const base64url = (bytes: Uint8Array): string => jose64.encode(bytes);
 
 const encoder = new TextEncoder();
 

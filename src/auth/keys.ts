@@ -1,14 +1,8 @@
-import {
-  errors,
-  type JSONWebKeySet,
-  type JWTVerifyGetKey,
-  type JWTVerifyOptions,
-  type JWTVerifyResult,
-  jwtVerify,
-} from "jose";
+import { type JSONWebKeySet, type JWTVerifyGetKey, type JWTVerifyOptions, type JWTVerifyResult, jwtVerify } from "jose";
 import type { AuthProvider } from "../config/auth";
 import { log } from "../http/log";
 import { base64url, sha256 } from "./encoding";
+import { joseCode } from "./jose-code";
 import {
   describeFailure,
   discoverJwksUrl,
@@ -164,7 +158,7 @@ export async function verifyWithProviderKeys(
     try {
       return stamped(await jwtVerify(token, getKey, options));
     } catch (error) {
-      if (!(error instanceof errors.JWSSignatureVerificationFailed)) throw error;
+      if (joseCode(error) !== "ERR_JWS_SIGNATURE_VERIFICATION_FAILED") throw error;
       const before = state.keys;
       if ((await refreshIfAllowed(state, now, persistence, "signature")) !== "refreshed") throw error;
       // The same set again cannot verify differently: refuse without a second verification.
@@ -259,7 +253,7 @@ async function keyFor(
   try {
     return { key: await match(state, held, header, jws), held };
   } catch (error) {
-    if (!(error instanceof errors.JWKSNoMatchingKey)) throw error;
+    if (joseCode(error) !== "ERR_JWKS_NO_MATCHING_KEY") throw error;
     // An unknown kid may be a new key: look once per cooldown, else it is the token's fault.
     if ((await refreshIfAllowed(state, now, persistence, "kid")) !== "refreshed") throw error;
     const refreshed = fresh(state, now);
@@ -277,8 +271,8 @@ async function match(
   try {
     return (await held.local(header, jws)) as CryptoKey;
   } catch (error) {
-    const code = (error as { code?: unknown }).code;
-    if (typeof code === "string" && TOKEN_KEY_ERRORS.has(code)) throw error;
+    const code = joseCode(error);
+    if (code !== undefined && TOKEN_KEY_ERRORS.has(code)) throw error;
     // A published key jose cannot import (e.g. a private key in the set): the IdP's fault.
     throw new KeysUnavailable("jwks", state.jwksUrl ?? state.issuer, { kind: "unusable_key" }, { cause: error });
   }

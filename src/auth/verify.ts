@@ -1,9 +1,10 @@
-import { decodeJwt, decodeProtectedHeader, errors, type JWTPayload, jwtVerify } from "jose";
+import { decodeJwt, decodeProtectedHeader, type JWTPayload, jwtVerify } from "jose";
 import type { AuthConfig } from "../config/auth";
 import { userFromClaims } from "./claims";
 import { hmacKey } from "./encoding";
 import { AuthFailed, type AuthFailure } from "./failures";
 import { type Identity, identityFor } from "./identity";
+import { joseCode } from "./jose-code";
 import { type KeyPersistence, type KeyStamp, KeysUnavailable, verifyWithProviderKeys } from "./keys";
 
 /** Header parameters that point at a key. Honouring them lets a token bring its own key, so they are refused outright. */
@@ -112,17 +113,22 @@ function acceptedType(typ: unknown): boolean {
 
 function classify(error: unknown): AuthFailure {
   if (error instanceof KeysUnavailable) return "keys_unavailable";
-  if (error instanceof errors.JWTExpired) return "expired";
-  if (error instanceof errors.JWTClaimValidationFailed) {
-    if (error.claim === "iss") return "issuer";
-    if (error.claim === "aud") return "audience";
-    if (error.claim === "nbf") return "not_yet_valid";
-    return "claims";
+  switch (joseCode(error)) {
+    case "ERR_JWT_EXPIRED":
+      return "expired";
+    case "ERR_JWT_CLAIM_VALIDATION_FAILED": {
+      const claim = (error as { claim?: unknown }).claim;
+      return claim === "iss" ? "issuer" : claim === "aud" ? "audience" : claim === "nbf" ? "not_yet_valid" : "claims";
+    }
+    case "ERR_JWS_SIGNATURE_VERIFICATION_FAILED":
+      return "signature";
+    case "ERR_JWKS_NO_MATCHING_KEY":
+    case "ERR_JWKS_MULTIPLE_MATCHING_KEYS":
+      return "unknown_key";
+    case "ERR_JOSE_ALG_NOT_ALLOWED":
+    case "ERR_JOSE_NOT_SUPPORTED":
+      return "algorithm";
   }
-  if (error instanceof errors.JWSSignatureVerificationFailed) return "signature";
-  if (error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWKSMultipleMatchingKeys)
-    return "unknown_key";
-  if (error instanceof errors.JOSEAlgNotAllowed || error instanceof errors.JOSENotSupported) return "algorithm";
   // Anything else (bad base64, JSON that is not an object, bad crit, ...) is a malformed token: fail closed.
   return "malformed";
 }
