@@ -16,6 +16,8 @@ import { forwardUpload } from "./upload";
 
 type Ctx = Context<GateEnv>;
 
+const ignore = () => {};
+
 /** The routes self-hosted mode adds: the ChatKit endpoint, direct uploads, and the gate's public keys. */
 export interface SelfHostedRoutes {
   chatkit: Handler<GateEnv>;
@@ -29,16 +31,20 @@ export function selfHostedRoutes(config: Config, mode: SelfHostedModeConfig, dep
   const jwksCaching = `public, max-age=${JWKS_MAX_AGE_SECONDS}`;
 
   /**
-   * The session a `/chatkit` request acts for: its client secret opened (no
-   * I/O; refusals are 401 with nothing else done), one request counted in
-   * the session's window, then exactly one KV read to see the session is
-   * still active, so a cancel takes effect on the next request.
+   * The session a request claims: its client secret opened (no I/O; refusals
+   * are 401 with nothing else done), then one request counted in the
+   * session's window, before any storage operation, so a flood past the
+   * limit costs no KV reads.
    */
-  async function session(c: Ctx, keyring: Keyring, now: number): Promise<SessionGrant> {
+  async function admit(c: Ctx, keyring: Keyring, now: number): Promise<SessionGrant> {
     const grant = await authenticateSecret(keyring, c.req.header("authorization"), now);
     c.set("ownerKey", grant.ownerKey);
-    // Counted before the KV read, so a flood past the limit costs no storage operations.
     limiter.take(grant.sessionId, now);
+    return grant;
+  }
+
+  /** Exactly one KV read: the session is still active, so a cancel or a block takes effect on the next request. */
+  async function ensureActive(c: Ctx, grant: SessionGrant, now: number): Promise<void> {
     const record = await new SessionStore(c.env.SESSIONS, deps.now, new KvBudget()).get(
       grant.ownerKey,
       grant.sessionId,
@@ -47,7 +53,6 @@ export function selfHostedRoutes(config: Config, mode: SelfHostedModeConfig, dep
     if (record !== null && blockedNow(record, now)) throw blockedError();
     // No record: cancelled and gone, never recorded (withdrawn), or another gate's session. All the same to the caller.
     if (record === null || effectiveStatus(record, now) !== "active") throw secretError("revoked");
-    return grant;
   }
 
   const assertionFor = (c: Ctx, keyring: Keyring, grant: SessionGrant, now: number) =>
@@ -68,14 +73,24 @@ export function selfHostedRoutes(config: Config, mode: SelfHostedModeConfig, dep
     async chatkit(c) {
       const keyring = await keyringFor(mode.signingKeys);
       const now = deps.now();
-      const grant = await session(c, keyring, now);
-      const request = await readChatKitRequest(c.req.raw, {
+      const grant = await admit(c, keyring, now);
+      // The KV read, the body and the signature need nothing from each other, so they run together:
+      // the server gets the request after the slowest of them, not after their sum. The answer does
+      // not change: a session that is not active is refused (401/403) before any body error, and
+      // nothing reaches the server until all three have succeeded.
+      const active = ensureActive(c, grant, now);
+      const body = readChatKitRequest(c.req.raw, {
         maxBytes: mode.maxRequestBytes,
         uploadsEnabled: mode.uploads.enabled,
       });
-      const assertion = await assertionFor(c, keyring, grant, now);
+      const assertion = assertionFor(c, keyring, grant, now);
+      // Whichever is refused first, the others' outcomes are then not needed: never unhandled.
+      body.catch(ignore);
+      assertion.catch(ignore);
+      await active;
+      const request = await body;
       return forward(
-        { request: c.req.raw, body: request.bytes, assertion },
+        { request: c.req.raw, body: request.bytes, assertion: await assertion },
         { url: mode.serverUrl, timeoutMs: deps.upstreamTimeoutMs, timer: c.get("upstream") },
       );
     },
@@ -91,7 +106,9 @@ export function selfHostedRoutes(config: Config, mode: SelfHostedModeConfig, dep
         async () => {
           const keyring = await keyringFor(mode.signingKeys);
           const now = deps.now();
-          return assertionFor(c, keyring, await session(c, keyring, now), now);
+          const grant = await admit(c, keyring, now);
+          await ensureActive(c, grant, now);
+          return assertionFor(c, keyring, grant, now);
         },
         mode.uploads,
         { url: uploadUrl, timeoutMs: deps.upstreamTimeoutMs, timer: c.get("upstream") },

@@ -380,6 +380,27 @@ describe("POST /chatkit refuses, and nothing reaches the server", () => {
     expect(peers.serverCalls()).toHaveLength(1);
   });
 
+  it.each([
+    ["not JSON", "{type:threads.list"],
+    ["an unknown type", '{"type":"threads.export_everything"}'],
+    ["attachments.create while uploads are off", '{"type":"attachments.create","params":{}}'],
+  ])(
+    "a cancelled session's secret with a body that is %s: 401, the session is refused before the body",
+    async (_name, body) => {
+      const session = await startSession(gate, alice);
+      expect(
+        (await gate.call("POST", `/v1/chatkit/sessions/${session.session_id}/cancel`, { token: alice })).status,
+      ).toBe(200);
+
+      const response = await gate.call("POST", "/chatkit", chatkitCall(session.client_secret, body));
+
+      await expectRefused(response, 401, "invalid_token");
+      expect(
+        (await errorOf(await gate.call("POST", "/chatkit", chatkitCall(session.client_secret, body)))).message,
+      ).toBe("The session has ended; start a new session");
+    },
+  );
+
   it("a secret used after cancel_all: 401 for every session of the user, another user's still works", async () => {
     const first = await startSession(gate, alice);
     const second = await startSession(gate, alice);
