@@ -23,7 +23,7 @@ export const BLOCK_REQUEST_SCHEMA: Schema = {
     until: {
       type: "integer",
       minimum: 0,
-      description: "Unix seconds when the block lapses, within a year; absent: until lifted",
+      description: "Unix seconds, within a year; absent: until lifted",
     },
   },
 };

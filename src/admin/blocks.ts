@@ -27,8 +27,7 @@ export interface BlockMark {
   blocked_until?: number;
 }
 
-export const blockedError = () =>
-  new GateError("forbidden", "This user is blocked by the operator and cannot use chat sessions");
+export const blockedError = () => new GateError("forbidden", "This user is blocked by the operator");
 
 export const blockKey = (ownerKey: string) => `${BLOCK_PREFIX}${ownerKey}`;
 

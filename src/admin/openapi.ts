@@ -1,14 +1,15 @@
 import type { Config } from "../config/config";
+import { errorResponse, jsonResponse } from "../http/schema";
 import { BLOCK_REQUEST_SCHEMA } from "./block-request";
 
-const ok = (description: string) => ({ description, content: { "application/json": { schema: { type: "object" } } } });
-const error = {
-  description: "Error",
-  content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } },
-};
 const user = { name: "user", in: "path", required: true, schema: { type: "string" } };
 /** 400: not a user the gate maps; 401: not an ADMIN_AUDIENCE token; 403: ADMIN_POLICY not met. */
-const refusals = { "400": error, "401": error, "403": error, "503": error };
+const refusals = {
+  "400": errorResponse("invalid_request"),
+  "401": errorResponse("invalid_token"),
+  "403": errorResponse("forbidden"),
+  "503": errorResponse("auth_unavailable, config_invalid or storage_unavailable"),
+};
 
 /** The admin API's routes for /openapi.json; none unless ADMIN_POLICY is set (docs/operations.md, Admin API). */
 export function adminPaths(config: Config): Record<string, object> {
@@ -16,7 +17,7 @@ export function adminPaths(config: Config): Record<string, object> {
   const operation = (summary: string, extra: object = {}) => ({
     summary,
     parameters: [user],
-    responses: { "200": ok(summary), ...refusals },
+    responses: { "200": jsonResponse({ type: "object" }, summary), ...refusals },
     ...extra,
   });
   return {

@@ -13,7 +13,7 @@ import { log } from "../http/log";
 import { enforceOn } from "../policy/access";
 import { EndingStore } from "../quota/ending-store";
 import { quotaFor } from "../quota/quota";
-import { cancelAll, eachConcurrently } from "../sessions/cancel";
+import { cancelAll, eachWithinBudget } from "../sessions/cancel";
 import { KvBudget } from "../sessions/kv-budget";
 import { cancelDepsFor, LIST_PAGES_PER_REQUEST, listSessions } from "../sessions/routes";
 import { LIST_PAGE_SIZE, readPages } from "../sessions/store";
@@ -124,10 +124,8 @@ export function adminRoutes(deps: GateDeps) {
       // Validated before anything is written or audited as done.
       const request = parseBlockRequest(await readJsonBody(c.req.raw), now);
       return audited(c, "block", ownerKey, async (details) => {
-        const block: Block = { blocked_at: now, reason: request.reason };
-        if (request.until !== undefined) block.until = request.until;
-        details.until = request.until;
-        details.reason = request.reason;
+        const block: Block = { blocked_at: now, ...request };
+        Object.assign(details, request);
         // The block first: from here on no new session starts (within KV's consistency, see docs/operations.md).
         try {
           await writeBlock(c.env.SESSIONS, ownerKey, block, now);
@@ -172,15 +170,9 @@ export function adminRoutes(deps: GateDeps) {
         // Each write is started only while the request's KV budget holds it, as cancel_all does, so a
         // user with more records than one invocation may write gets an answer, not a 503 after the delete.
         let done = 0;
-        let unreached = 0;
-        await eachConcurrently(marked, async (record) => {
-          if (!sessions.budget.hold(UNMARK_KV_OPERATIONS)) return void unreached++;
-          try {
-            await sessions.put(ownerKey, record);
-            done++;
-          } finally {
-            sessions.budget.release(UNMARK_KV_OPERATIONS);
-          }
+        const unreached = await eachWithinBudget(marked, sessions.budget, UNMARK_KV_OPERATIONS, async (record) => {
+          await sessions.put(ownerKey, record);
+          done++;
         });
         const complete = cursor === undefined && unreached === 0;
         details.unmarked = done;
@@ -205,9 +197,7 @@ export function adminRoutes(deps: GateDeps) {
     if (!usable) {
       throw new GateError(
         "invalid_request",
-        userIds.mode === "raw"
-          ? `user must be the ChatKit user as the gate maps it (prefix and claim, 1 to ${MAX_USER_LENGTH} characters)`
-          : "user must be the u_ pseudonym the gate sends as the ChatKit user (USER_ID_MODE=hmac)",
+        `user must be the ChatKit user the gate sends: ${userIds.mode === "raw" ? `prefix and claim, 1 to ${MAX_USER_LENGTH} characters` : "the u_ pseudonym (USER_ID_MODE=hmac)"}`,
       );
     }
     return ownerKeyFor(user, userIds);

@@ -60,6 +60,9 @@ export class ChatKitClient {
     };
     if (body !== undefined) headers["content-type"] = "application/json";
     const signal = AbortSignal.timeout(timeoutMs);
+    /** The answer did not arrive, whole or at all. */
+    const lost = (error: unknown, requestId?: string) =>
+      new UpstreamError({ kind: isTimeout(error, signal) ? "timeout" : "unreachable" }, requestId);
 
     let response: Response;
     try {
@@ -71,14 +74,14 @@ export class ChatKitClient {
         redirect: "manual",
       });
     } catch (error) {
-      throw new UpstreamError(isTimeout(error, signal) ? { kind: "timeout" } : { kind: "unreachable" });
+      throw lost(error);
     }
     const requestId = response.headers.get("x-request-id") ?? undefined;
     let raw: Uint8Array | "too_large";
     try {
       raw = await readCapped(response.body, MAX_RESPONSE_BYTES);
     } catch (error) {
-      throw new UpstreamError(isTimeout(error, signal) ? { kind: "timeout" } : { kind: "unreachable" }, requestId);
+      throw lost(error, requestId);
     }
     if (!response.ok) throw new UpstreamError(statusFailure(response), requestId);
     const session = raw === "too_large" ? undefined : parseSession(raw);

@@ -48,15 +48,9 @@ export function readAdmin(read: SettingsReader, auth: AuthConfig | undefined): A
     read.problem("ADMIN_AUDIENCE", "must differ from every user audience");
     return undefined;
   }
-  const operatorProvider = (provider: AuthProvider): AuthProvider => ({
-    ...provider,
-    audiences: [audience],
-    userClaim: OPERATOR_CLAIM,
-    requireVerifiedEmail: false,
-  });
-  return {
-    policy,
-    audience,
-    auth: { ...auth, providers: new Map(providers.map((p) => [p.issuer, operatorProvider(p)])) },
-  };
+  const operatorProviders = providers.map((provider): [string, AuthProvider] => [
+    provider.issuer,
+    { ...provider, audiences: [audience], userClaim: OPERATOR_CLAIM, requireVerifiedEmail: false },
+  ]);
+  return { policy, audience, auth: { ...auth, providers: new Map(operatorProviders) } };
 }

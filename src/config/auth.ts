@@ -1,12 +1,10 @@
-import { placeholderProblem, placeholderText } from "./placeholders";
 import {
   type AuthProvider,
-  checkProvider,
   DEFAULT_ALGORITHMS,
   DEFAULT_USER_CLAIM,
   PROVIDER_FIELDS,
   type ProviderField,
-  type ProviderSettingName,
+  readProvider,
 } from "./provider";
 import { isPlainObject, type SettingsReader } from "./reader";
 import { readSecret, readUserIds, type UserIdConfig } from "./user-id";
@@ -63,7 +61,7 @@ export function readAuth(read: SettingsReader): AuthConfig | undefined {
   }
   let providers: AuthProvider[] | undefined;
   if (list === undefined) {
-    const provider = readProvider(read, entry, undefined, hasSecret);
+    const provider = readProvider(read, single, entry, hasSecret);
     providers = provider && [provider];
   } else {
     const mixed = Object.keys(entry).map((field) => single(field as ProviderField));
@@ -85,8 +83,15 @@ export function readAuth(read: SettingsReader): AuthConfig | undefined {
 
 function readProviders(read: SettingsReader, list: unknown[], hasSecret: boolean): AuthProvider[] | undefined {
   const providers = list.flatMap((entry: unknown, index) => {
-    const provider = readProvider(read, entry, `AUTH_PROVIDERS[${index}]`, hasSecret);
-    return provider ? [provider] : [];
+    const where = `AUTH_PROVIDERS[${index}]`;
+    if (
+      !isPlainObject(entry) ||
+      !Object.keys(entry).every((key) => (PROVIDER_FIELDS as readonly string[]).includes(key))
+    ) {
+      read.problem(where, `must be an object with only ${PROVIDER_FIELDS.join(", ")}`);
+      return [];
+    }
+    return readProvider(read, (field) => `${where}.${field}`, entry, hasSecret) ?? [];
   });
   if (providers.length !== list.length) return undefined;
   if (new Set(providers.map((p) => p.issuer)).size !== providers.length) {
@@ -94,56 +99,9 @@ function readProviders(read: SettingsReader, list: unknown[], hasSecret: boolean
   }
   if (providers.length > 1 && !prefixFree(providers.map((p) => p.userPrefix))) {
     // Otherwise two providers' subjects could become one ChatKit user (see docs/security.md).
-    read.problem("AUTH_PROVIDERS", "needs a distinct, non-empty user_prefix per provider, none the start of another");
+    read.problem("AUTH_PROVIDERS", "needs a non-empty user_prefix per provider, none the start of another");
   }
   return providers;
-}
-
-/**
- * One provider entry: an `AUTH_PROVIDERS` element at `where`, or (undefined)
- * the single-issuer `AUTH_*` settings gathered into one.
- */
-function readProvider(
-  read: SettingsReader,
-  entry: unknown,
-  where: string | undefined,
-  hasSecret: boolean,
-): AuthProvider | undefined {
-  if (
-    !isPlainObject(entry) ||
-    !Object.keys(entry).every((key) => (PROVIDER_FIELDS as readonly string[]).includes(key))
-  ) {
-    read.problem(where as string, `must be an object with only ${PROVIDER_FIELDS.join(", ")}`);
-    return undefined;
-  }
-  const name: ProviderSettingName = where === undefined ? single : (field) => `${where}.${field}`;
-  const text = (field: ProviderField): string | undefined => {
-    const value = entry[field];
-    if (value !== undefined && typeof value !== "string") read.problem(name(field), "must be a string");
-    if (typeof value !== "string" || value.trim() === "") return undefined;
-    const placeholder = placeholderText(value);
-    if (placeholder !== undefined) read.problem(name(field), placeholderProblem(placeholder));
-    return value.trim();
-  };
-  const issuer = text("issuer");
-  if (issuer === undefined) read.missing(name("issuer"), "the exact iss of your tokens (see docs/providers.md)");
-  const audiences = stringList(entry.audience) ?? [];
-  if (audiences.length === 0) read.missing(name("audience"), "the aud your tokens carry (see docs/providers.md)");
-  const algorithms = entry.algorithms === undefined ? [] : stringList(entry.algorithms);
-  if (algorithms === undefined) read.problem(name("algorithms"), "must be a string or an array of strings");
-  const allowUnverifiedEmail = entry.allow_unverified_email;
-  if (allowUnverifiedEmail !== undefined && typeof allowUnverifiedEmail !== "boolean") {
-    read.problem(name("allow_unverified_email"), "must be true or false");
-  }
-  return checkProvider(read, name, hasSecret, {
-    issuer,
-    audiences,
-    jwksUrl: text("jwks_url"),
-    algorithms: algorithms ?? [],
-    userClaim: text("user_claim"),
-    userPrefix: text("user_prefix") ?? "",
-    allowUnverifiedEmail: typeof allowUnverifiedEmail === "boolean" ? allowUnverifiedEmail : undefined,
-  });
 }
 
 /**
@@ -155,11 +113,4 @@ function prefixFree(prefixes: readonly string[]): boolean {
   return prefixes.every(
     (prefix, i) => prefix !== "" && prefixes.every((other, j) => i === j || !other.startsWith(prefix)),
   );
-}
-
-/** A comma list or an array of strings, blanks dropped; undefined for anything else. */
-function stringList(value: unknown): string[] | undefined {
-  const items = typeof value === "string" ? value.split(",") : value;
-  if (!Array.isArray(items) || !items.every((item) => typeof item === "string")) return undefined;
-  return items.map((item) => item.trim()).filter((item) => item !== "");
 }

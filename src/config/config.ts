@@ -80,7 +80,7 @@ export function parseConfig(env: RawEnv): Config {
   if (rawChatkitConfiguration !== undefined) {
     const parsed = parseChatkitConfiguration(rawChatkitConfiguration);
     if (parsed.ok) chatkitConfiguration = parsed.value;
-    else read.problem("CHATKIT_CONFIGURATION", parsed.problem);
+    else read.problems.push(parsed.problem);
   }
   // A half-migrated deploy is refused rather than run on settings its mode ignores.
   reportMixedSettings(read, kind, chatkitConfiguration);
@@ -109,11 +109,17 @@ export function parseConfig(env: RawEnv): Config {
   const admin = readAdmin(read, auth);
 
   if (read.problems.length > 0 || !workflows || !auth || !mode) throw new ConfigError(read.problems);
-  const config: Config = { ...workflows, mode, expiresAfterSeconds, maxRequestsPerMinute, auth, allowedOrigins };
-  if (accessPolicy !== undefined) config.accessPolicy = accessPolicy;
-  if (quotas !== undefined) config.quotas = quotas;
-  if (admin !== undefined) config.admin = admin;
-  return config;
+  return {
+    ...workflows,
+    mode,
+    expiresAfterSeconds,
+    maxRequestsPerMinute,
+    auth,
+    allowedOrigins,
+    accessPolicy,
+    quotas,
+    admin,
+  };
 }
 
 function readHosted(
@@ -125,13 +131,7 @@ function readHosted(
   const baseUrl = read.url("OPENAI_BASE_URL", "https://api.openai.com/v1");
   if (baseUrl?.search) read.problem("OPENAI_BASE_URL", "must not have a query string");
   if (openaiApiKey === undefined || baseUrl === undefined) return undefined;
-  const mode: HostedModeConfig = {
-    kind: "hosted",
-    openaiApiKey,
-    openaiBaseUrl: baseUrl.href.replace(/\/+$/, ""),
-  };
-  if (chatkitConfiguration !== undefined) mode.chatkitConfiguration = chatkitConfiguration;
-  return mode;
+  return { kind: "hosted", openaiApiKey, openaiBaseUrl: baseUrl.href.replace(/\/+$/, ""), chatkitConfiguration };
 }
 
 function readSelfHostedMode(

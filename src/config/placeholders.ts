@@ -37,5 +37,5 @@ export function placeholderHost(value: string): string | undefined {
 
 /** The problem text for a placeholder, naming the mark and where real values go. */
 export function placeholderProblem(mark: string): string {
-  return `is still a placeholder (${mark}): set the real value`;
+  return `is still a placeholder (${mark})`;
 }

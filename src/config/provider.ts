@@ -55,18 +55,6 @@ export interface AuthProvider {
   requireVerifiedEmail: boolean;
 }
 
-/** One provider's settings as written, before validation. */
-export interface ProviderInput {
-  issuer: string | undefined;
-  audiences: string[];
-  jwksUrl: string | undefined;
-  algorithms: string[];
-  userClaim: string | undefined;
-  userPrefix: string;
-  /** The documented opt-out from {@link AuthProvider.requireVerifiedEmail}; undefined when not given. */
-  allowUnverifiedEmail: boolean | undefined;
-}
-
 /** A provider's fields, as `AUTH_PROVIDERS` entries name them. */
 export const PROVIDER_FIELDS = [
   "issuer",
@@ -82,70 +70,86 @@ export type ProviderField = (typeof PROVIDER_FIELDS)[number];
 /** The setting a field is named by in problems: `AUTH_JWKS_URL` (single issuer) or `AUTH_PROVIDERS[1].jwks_url`. */
 export type ProviderSettingName = (field: ProviderField) => string;
 
-/** Validates one provider; `name` gives the setting each problem names. */
-export function checkProvider(
+/**
+ * Reads and validates one provider entry: an `AUTH_PROVIDERS` element, or the
+ * single-issuer `AUTH_*` settings gathered into one; `name` gives the setting
+ * each problem names.
+ */
+export function readProvider(
   read: SettingsReader,
   name: ProviderSettingName,
+  entry: Record<string, unknown>,
   hasSecret: boolean,
-  input: ProviderInput,
 ): AuthProvider | undefined {
+  const text = (field: ProviderField) => read.text(name(field), entry[field]);
+  const issuer = text("issuer");
+  if (issuer === undefined) read.missing(name("issuer"), "the exact iss of your tokens (see docs/providers.md)");
+  const audiences = stringList(entry.audience) ?? [];
+  if (audiences.length === 0) read.missing(name("audience"), "the aud your tokens carry (see docs/providers.md)");
+  const listed = entry.algorithms === undefined ? [] : stringList(entry.algorithms);
+  if (listed === undefined) read.problem(name("algorithms"), "must be a string or an array of strings");
+  const algorithms = listed?.length ? listed : DEFAULT_ALGORITHMS;
+  const allowUnverifiedEmail = entry.allow_unverified_email;
+  if (allowUnverifiedEmail !== undefined && typeof allowUnverifiedEmail !== "boolean") {
+    read.problem(name("allow_unverified_email"), "must be true or false");
+  }
+  const jwksText = text("jwks_url");
+  const userClaimText = text("user_claim");
+  const userPrefix = text("user_prefix") ?? "";
+  // A problem from here on makes the provider unusable; the ones above leave it to the cross-provider checks.
   const before = read.problems.length;
-  const algorithms = input.algorithms.length > 0 ? input.algorithms : DEFAULT_ALGORITHMS;
   const symmetric = algorithms.some((alg) => /^HS/i.test(alg));
 
   let jwksUrl: URL | undefined;
-  if (input.jwksUrl !== undefined) {
-    const checked = checkUrl(input.jwksUrl);
+  if (jwksText !== undefined) {
+    const checked = checkUrl(jwksText);
     if (typeof checked === "string") read.problem(name("jwks_url"), checked);
     else jwksUrl = checked;
   }
   const algorithmProblem = checkAlgorithms(algorithms, symmetric, hasSecret);
   if (algorithmProblem) read.problem(name("algorithms"), algorithmProblem);
-  if (symmetric && input.jwksUrl !== undefined) read.problem(name("jwks_url"), "must be unset for HS256");
+  if (symmetric && jwksText !== undefined) read.problem(name("jwks_url"), "must be unset for HS256");
   // Discovery needs an issuer we can fetch from; an explicit JWKS URL or a shared secret lifts that need.
-  if (
-    !symmetric &&
-    input.issuer !== undefined &&
-    input.jwksUrl === undefined &&
-    typeof checkUrl(input.issuer) === "string"
-  ) {
+  if (!symmetric && issuer !== undefined && jwksText === undefined && typeof checkUrl(issuer) === "string") {
     read.problem(name("issuer"), `must be an https URL when ${name("jwks_url")} is unset (OIDC discovery)`);
   }
-  checkPlaceholders(read, name, input);
-  const userClaim = parseClaimPath(input.userClaim ?? DEFAULT_USER_CLAIM);
+  // Example values left in the identity settings: an example.com audience, a your-tenant issuer.
+  for (const [field, value] of [
+    ["issuer", issuer],
+    ["jwks_url", jwksText],
+    ...audiences.map((audience) => ["audience", audience]),
+  ] as Array<[ProviderField, string | undefined]>) {
+    const mark = value === undefined ? undefined : (placeholderText(value) ?? placeholderHost(value));
+    if (mark !== undefined) read.problem(name(field), placeholderProblem(mark));
+  }
+  const userClaim = parseClaimPath(userClaimText ?? DEFAULT_USER_CLAIM);
   if (userClaim === undefined) read.problem(name("user_claim"), "must be a claim dot path such as user.id");
   const emailLike = userClaim !== undefined && EMAIL_LIKE_CLAIM.test(userClaim.at(-1) as string);
-  if (input.allowUnverifiedEmail === true && !emailLike) {
+  if (allowUnverifiedEmail === true && !emailLike) {
     // An opt-out that cannot take effect is a misunderstanding, not a harmless no-op.
     read.problem(name("allow_unverified_email"), "only applies to an email user claim");
   }
-  if (input.userPrefix.length > MAX_USER_PREFIX_LENGTH || /\p{Cc}/u.test(input.userPrefix)) {
+  if (userPrefix.length > MAX_USER_PREFIX_LENGTH || /\p{Cc}/u.test(userPrefix)) {
     read.problem(name("user_prefix"), `must be at most ${MAX_USER_PREFIX_LENGTH} printable characters`);
   }
-  if (read.problems.length > before || input.issuer === undefined || userClaim === undefined) return undefined;
+  if (read.problems.length > before || issuer === undefined || userClaim === undefined) return undefined;
   return {
-    issuer: input.issuer,
-    audiences: input.audiences,
+    issuer,
+    audiences,
     keys: symmetric ? "secret" : "jwks",
     jwksUrl,
     algorithms,
     userClaim,
-    userPrefix: input.userPrefix,
-    requireVerifiedEmail: emailLike && input.allowUnverifiedEmail !== true,
+    userPrefix,
+    requireVerifiedEmail: emailLike && allowUnverifiedEmail !== true,
   };
 }
 
-/** Example values left in the identity settings: an example.com audience, a your-tenant issuer. */
-function checkPlaceholders(read: SettingsReader, name: ProviderSettingName, input: ProviderInput): void {
-  const fields: Array<[ProviderField, string | undefined]> = [
-    ["issuer", input.issuer],
-    ["jwks_url", input.jwksUrl],
-    ...input.audiences.map((audience): [ProviderField, string] => ["audience", audience]),
-  ];
-  for (const [field, value] of fields) {
-    const mark = value === undefined ? undefined : (placeholderText(value) ?? placeholderHost(value));
-    if (mark !== undefined) read.problem(name(field), placeholderProblem(mark));
-  }
+/** A comma list or an array of strings, blanks dropped; undefined for anything else. */
+function stringList(value: unknown): string[] | undefined {
+  const items = typeof value === "string" ? value.split(",") : value;
+  if (!Array.isArray(items) || !items.every((item) => typeof item === "string")) return undefined;
+  return items.map((item) => item.trim()).filter((item) => item !== "");
 }
 
 function checkAlgorithms(algorithms: readonly string[], symmetric: boolean, hasSecret: boolean): string | undefined {

@@ -1,5 +1,4 @@
-import { notAnAlias } from "../policy/parse";
-import { DEFAULT_WORKFLOW } from "../policy/types";
+import { aliasEntries } from "../policy/parse";
 import { isPlainObject, type RawEnv, type SettingsReader } from "./reader";
 
 /** The Durable Object binding that counts each user's sessions (wrangler.toml `[[durable_objects.bindings]]`). */
@@ -74,16 +73,9 @@ function readPerWorkflow(read: SettingsReader, knownAliases: { has(alias: string
   const limits = new Map<string, QuotaLimits>();
   const raw = read.json(name);
   if (raw === undefined) return limits;
-  if (!isPlainObject(raw) || Object.keys(raw).length === 0) {
-    read.problem(name, `must be a JSON object of CHATKIT_WORKFLOWS aliases or ${DEFAULT_WORKFLOW}`);
-    return limits;
-  }
-  for (const [index, [alias, entry]] of Object.entries(raw).entries()) {
-    // An unknown name is not echoed: it could be anything pasted there.
-    if (alias !== DEFAULT_WORKFLOW && !knownAliases.has(alias)) {
-      read.problem(name, notAnAlias(index));
-      continue;
-    }
+  for (const [alias, entry] of aliasEntries(raw, knownAliases, name, (at, expectation) =>
+    read.problem(at, expectation),
+  )) {
     const at = `${name}.${alias}`;
     const keys = isPlainObject(entry) ? Object.keys(entry) : [];
     if (!isPlainObject(entry) || keys.length === 0 || !keys.every((key) => Object.hasOwn(WORKFLOW_KEYS, key))) {

@@ -25,9 +25,13 @@ export class SettingsReader {
    * the settings that depend on it are judged as if it were set.
    */
   string(name: string): string | undefined {
-    const value = this.env[name];
-    if (value === undefined || value === null) return undefined;
-    if (typeof value === "number" || typeof value === "boolean") return String(value);
+    const value = this.env[name] ?? undefined;
+    return this.text(name, typeof value === "number" || typeof value === "boolean" ? String(value) : value);
+  }
+
+  /** {@link string} for a value found elsewhere (a field of a JSON setting), named `name` in problems. */
+  text(name: string, value: unknown): string | undefined {
+    if (value === undefined) return undefined;
     if (typeof value !== "string") {
       this.problem(name, "must be a string");
       return undefined;

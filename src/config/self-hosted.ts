@@ -132,17 +132,16 @@ export function readSelfHosted(read: SettingsReader): SelfHostedConfig | undefin
   if (serverUrl === undefined || signingKeys === undefined || audience === undefined || !AUDIENCE.test(audience)) {
     return undefined;
   }
-  const config: SelfHostedConfig = {
+  return {
     serverUrl: serverUrl.href,
+    uploadUrl: uploadUrl?.href,
     signingKeys,
     assertionAudience: audience,
     maxRequestBytes,
   };
-  if (uploadUrl !== undefined) config.uploadUrl = uploadUrl.href;
-  return config;
 }
 
-const KEY_SHAPE = 'must be a private EC P-256 JWK with a kid, or {"keys":[...]} of them';
+const KEY_SHAPE = `must be a private EC P-256 JWK with a kid, or {"keys":[...]} of 1 to ${MAX_SIGNING_KEYS} of them`;
 
 /**
  * `GATE_SIGNING_KEY`. Problems name the key by position, never by any of
@@ -151,33 +150,22 @@ const KEY_SHAPE = 'must be a private EC P-256 JWK with a kid, or {"keys":[...]} 
 function readSigningKeys(read: SettingsReader): SelfHostedConfig["signingKeys"] | undefined {
   if (read.required("GATE_SIGNING_KEY", SECRET_HINT) === undefined) return undefined;
   const raw = read.json("GATE_SIGNING_KEY");
-  if (!isPlainObject(raw)) {
+  const entries = isPlainObject(raw) ? ("keys" in raw ? raw.keys : [raw]) : undefined;
+  if (!Array.isArray(entries) || entries.length === 0 || entries.length > MAX_SIGNING_KEYS) {
+    // Unset, it is already reported as required.
     if (raw !== undefined) read.problem("GATE_SIGNING_KEY", KEY_SHAPE);
     return undefined;
   }
-  const entries = "keys" in raw ? raw.keys : [raw];
-  if (!Array.isArray(entries) || entries.length === 0) {
-    read.problem("GATE_SIGNING_KEY", KEY_SHAPE);
-    return undefined;
-  }
-  if (entries.length > MAX_SIGNING_KEYS) {
-    read.problem("GATE_SIGNING_KEY", `must hold at most ${MAX_SIGNING_KEYS} keys`);
-    return undefined;
-  }
   const keys: PrivateSigningJwk[] = [];
-  const kids = new Set<string>();
   for (const [index, entry] of entries.entries()) {
-    const problem = signingKeyProblem(entry);
+    const problem =
+      signingKeyProblem(entry) ??
+      (keys.some((key) => key.kid === entry.kid) ? "repeats an earlier key's kid" : undefined);
     if (problem !== undefined) {
       read.problem("GATE_SIGNING_KEY", `key #${index + 1} ${problem}`);
       continue;
     }
-    const { kid, d, x, y } = entry as unknown as PrivateSigningJwk;
-    if (kids.has(kid)) {
-      read.problem("GATE_SIGNING_KEY", `key #${index + 1} repeats an earlier key's kid`);
-      continue;
-    }
-    kids.add(kid);
+    const { kid, d, x, y } = entry as PrivateSigningJwk;
     keys.push({ kty: "EC", crv: "P-256", kid, d, x, y });
   }
   const [first, ...rest] = keys;
@@ -187,17 +175,14 @@ function readSigningKeys(read: SettingsReader): SelfHostedConfig["signingKeys"] 
 /** What is wrong with one key, as text that quotes none of its members. */
 function signingKeyProblem(entry: unknown): string | undefined {
   if (!isPlainObject(entry)) return KEY_SHAPE;
-  if (entry.kty !== "EC" || entry.crv !== "P-256") {
-    return "must be an EC P-256 key (kty EC, crv P-256)";
-  }
-  if (entry.d === undefined) return "has no private part (d)";
+  if (entry.kty !== "EC" || entry.crv !== "P-256") return "must have kty EC and crv P-256";
   if (![entry.d, entry.x, entry.y].every((member) => typeof member === "string" && P256_MEMBER.test(member))) {
-    return "must have d, x and y as 43-character base64url values";
+    return "must have d (the private part), x and y as 43-character base64url values";
   }
   if (typeof entry.kid !== "string" || !KEY_ID.test(entry.kid)) {
     return "must have a kid of 1 to 128 printable characters, no spaces";
   }
-  if (entry.alg !== undefined && entry.alg !== "ES256") return "may only have alg ES256";
-  if (entry.use !== undefined && entry.use !== "sig") return "may only have use sig";
+  if ((entry.alg ?? "ES256") !== "ES256" || (entry.use ?? "sig") !== "sig")
+    return "may only have alg ES256 and use sig";
   return undefined;
 }

@@ -10,8 +10,6 @@ export const MIN_SECRET_LENGTH = 32;
  */
 export type UserIdConfig = { mode: "raw" } | { mode: "hmac"; secret: string };
 
-const MODES = ["raw", "hmac"] as const;
-
 /**
  * Reads `USER_ID_MODE` and `USER_ID_SECRET`. Pseudonymisation is asked for
  * explicitly and fails closed: `hmac` without its secret, or a secret without
@@ -23,7 +21,7 @@ const MODES = ["raw", "hmac"] as const;
 export function readUserIds(read: SettingsReader, hs256Secret: string | undefined): UserIdConfig | undefined {
   const mode = read.string("USER_ID_MODE") ?? "raw";
   const secret = readSecret(read, "USER_ID_SECRET");
-  if (!(MODES as readonly string[]).includes(mode)) {
+  if (mode !== "raw" && mode !== "hmac") {
     read.problem("USER_ID_MODE", "must be raw (the default) or hmac");
     return undefined;
   }

@@ -2,19 +2,19 @@ import { isPlainObject, parseClaimPath, type SettingsReader } from "./reader";
 
 /** The API caps a session's state map at 64 entries (WorkflowParam.state_variables). */
 const MAX_STATE_VARIABLES = 64;
+/*
+ * The name patterns below start with `(?!(?:__proto__|constructor|prototype)$)`: names JavaScript gives
+ * meaning to on every object (`obj.__proto__ = x` swaps the prototype, `constructor`/`prototype` lead to
+ * functions). The gate looks names up as own properties only, but a name like these is never a real
+ * variable or alias, so it is refused before anything can trip on it.
+ */
 /** State variable keys may be up to 64 characters (WorkflowParam.state_variables). */
-const STATE_VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/;
+const STATE_VARIABLE_NAME = /^(?!(?:__proto__|constructor|prototype)$)[A-Za-z_][A-Za-z0-9_.-]{0,63}$/;
 /** Aliases travel in request bodies and logs: keep them short and plain. */
-const WORKFLOW_ALIAS = /^[A-Za-z0-9_-]{1,64}$/;
+const WORKFLOW_ALIAS = /^(?!(?:__proto__|constructor|prototype)$)[A-Za-z0-9_-]{1,64}$/;
 /** Workflow ids and versions are opaque, but never contain spaces or controls. */
 const OPAQUE_ID = /^[\x21-\x7e]{1,256}$/;
-/**
- * Names JavaScript gives meaning to on every object: `obj.__proto__ = x` swaps the prototype, and
- * `constructor`/`prototype` lead to functions. The gate looks names up as own properties only, but a
- * name like these is never a real variable or alias, so it is refused before anything can trip on it.
- */
-const RESERVED_NAMES: ReadonlySet<string> = new Set(["__proto__", "constructor", "prototype"]);
-const RESERVED_HINT = "__proto__, constructor or prototype";
+const NOT_RESERVED = "not __proto__, constructor or prototype";
 
 export interface Workflow {
   id: string;
@@ -45,15 +45,12 @@ export function readWorkflows(read: SettingsReader, required: boolean): Workflow
   if (clientNames.length > MAX_STATE_VARIABLES || !clientNames.every((n) => STATE_VARIABLE_NAME.test(n))) {
     read.problem(
       "CHATKIT_CLIENT_STATE_VARIABLES",
-      `must list at most ${MAX_STATE_VARIABLES} names of letters, digits, _ . - (up to 64 characters, not starting with a digit)`,
+      `must list at most ${MAX_STATE_VARIABLES} names of letters, digits, _ . - (up to 64 characters, not starting with a digit; ${NOT_RESERVED})`,
     );
   }
-  const reserved = clientNames.findIndex((name) => RESERVED_NAMES.has(name));
-  if (reserved !== -1)
-    read.problem("CHATKIT_CLIENT_STATE_VARIABLES", `name #${reserved + 1} must not be ${RESERVED_HINT}`);
   const stateFromClaims = readStateFromClaims(read);
   if (clientNames.some((name) => stateFromClaims.has(name))) {
-    read.problem("CHATKIT_CLIENT_STATE_VARIABLES", "must not list a variable that CHATKIT_STATE_FROM_CLAIMS fills");
+    read.problem("CHATKIT_CLIENT_STATE_VARIABLES", "must not list a CHATKIT_STATE_FROM_CLAIMS variable");
   }
   if (clientNames.length + stateFromClaims.size > MAX_STATE_VARIABLES) {
     read.problem(
@@ -62,9 +59,7 @@ export function readWorkflows(read: SettingsReader, required: boolean): Workflow
     );
   }
   if (workflow === undefined && required) return undefined;
-  const config: WorkflowConfig = { workflowAliases, clientStateVariables: new Set(clientNames), stateFromClaims };
-  if (workflow !== undefined) config.workflow = workflow;
-  return config;
+  return { workflow, workflowAliases, clientStateVariables: new Set(clientNames), stateFromClaims };
 }
 
 function readWorkflow(read: SettingsReader, required: boolean): Workflow | undefined {
@@ -91,26 +86,24 @@ function readWorkflowAliases(read: SettingsReader): Map<string, Workflow> {
   }
   for (const [index, [alias, entry]] of Object.entries(raw).entries()) {
     if (!WORKFLOW_ALIAS.test(alias)) {
-      read.problem("CHATKIT_WORKFLOWS", `alias #${index + 1} must be 1 to 64 letters, digits, _ or -`);
+      read.problem(
+        "CHATKIT_WORKFLOWS",
+        `alias #${index + 1} must be 1 to 64 letters, digits, _ or - (${NOT_RESERVED})`,
+      );
       continue;
     }
-    if (RESERVED_NAMES.has(alias)) {
-      read.problem("CHATKIT_WORKFLOWS", `alias #${index + 1} must not be ${RESERVED_HINT}`);
-      continue;
-    }
-    const id = isPlainObject(entry) ? ownField(entry, "id") : undefined;
-    const version = isPlainObject(entry) ? ownField(entry, "version") : undefined;
-    const valid =
-      isPlainObject(entry) &&
-      typeof id === "string" &&
-      OPAQUE_ID.test(id) &&
-      (version === undefined || (typeof version === "string" && OPAQUE_ID.test(version))) &&
-      Object.keys(entry).every((k) => k === "id" || k === "version");
-    if (!valid) {
+    // With only these own keys, `id` and `version` are own properties (Object.prototype has neither).
+    const { id, version } =
+      isPlainObject(entry) && Object.keys(entry).every((k) => k === "id" || k === "version") ? entry : {};
+    if (
+      typeof id !== "string" ||
+      !OPAQUE_ID.test(id) ||
+      !(version === undefined || (typeof version === "string" && OPAQUE_ID.test(version)))
+    ) {
       read.problem("CHATKIT_WORKFLOWS", `alias #${index + 1} must be {"id", "version"?} without spaces`);
       continue;
     }
-    aliases.set(alias, version === undefined ? { id } : { id, version: version as string });
+    aliases.set(alias, version === undefined ? { id } : { id, version });
   }
   return aliases;
 }
@@ -126,19 +119,13 @@ function readStateFromClaims(read: SettingsReader): Map<string, readonly string[
   for (const [index, [name, path]] of Object.entries(raw).entries()) {
     const segments = parseClaimPath(path);
     if (!STATE_VARIABLE_NAME.test(name) || segments === undefined) {
-      read.problem("CHATKIT_STATE_FROM_CLAIMS", `entry #${index + 1} must map a variable name to a claim dot path`);
-      continue;
-    }
-    if (RESERVED_NAMES.has(name)) {
-      read.problem("CHATKIT_STATE_FROM_CLAIMS", `entry #${index + 1} must not name ${RESERVED_HINT}`);
+      read.problem(
+        "CHATKIT_STATE_FROM_CLAIMS",
+        `entry #${index + 1} must map a variable name (${NOT_RESERVED}) to a claim dot path`,
+      );
       continue;
     }
     mapping.set(name, segments);
   }
   return mapping;
-}
-
-/** A field of a configured object, read as an own property only. */
-function ownField(object: Record<string, unknown>, name: string): unknown {
-  return Object.hasOwn(object, name) ? object[name] : undefined;
 }

@@ -3,37 +3,40 @@ import type { Config, SelfHostedModeConfig } from "../config/config";
 import { createRequestSchemaFor } from "../sessions/create-request";
 import { LIST_CURSOR } from "../sessions/routes";
 import { CANCEL_ALL_SCHEMA, CREATED_SCHEMA, ERROR_SCHEMA, LIST_SCHEMA, SESSION_SCHEMA } from "../sessions/schemas";
-import type { Schema } from "./schema";
+import { errorResponse, jsonResponse, type Schema } from "./schema";
 
 /** The API version in the document; bump with any change to the HTTP contract. */
 const API_VERSION = "1.1.0";
 
-const json = (schema: Schema, description: string) => ({ description, content: { "application/json": { schema } } });
-const error = (description: string) => json({ $ref: "#/components/schemas/Error" }, description);
+const json = jsonResponse;
+const error = errorResponse;
 const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` });
 const sessionId = { name: "session_id", in: "path", required: true, schema: { type: "string", pattern: "^cksess_" } };
 const listCursor = {
   name: "cursor",
   in: "query",
   required: false,
-  description: "The `cursor` of the previous page, to read on.",
+  description: "From the previous page",
   schema: { type: "string", pattern: LIST_CURSOR.source },
 };
+const notFound = error("session_not_found");
+const upstreamError = error("upstream_error");
+const upstreamTimeout = error("upstream_timeout");
 const authErrors = {
-  "401": error("Missing, invalid or expired token (invalid_token)"),
-  "503": error("Signing keys unavailable, configuration invalid or storage unavailable"),
+  "401": error("invalid_token"),
+  "503": error("auth_unavailable, config_invalid or storage_unavailable"),
 };
 const upstreamErrors = {
-  "429": error("Per-user create limit or ChatKit rate limit (rate_limited), with Retry-After"),
-  "502": error("ChatKit failed or refused the gateway (upstream_error)"),
-  "504": error("ChatKit did not answer in time (upstream_timeout)"),
+  "429": error("rate_limited, with Retry-After"),
+  "502": upstreamError,
+  "504": upstreamTimeout,
 };
 const secretErrors = {
-  "401": error("Missing, invalid, expired or cancelled session secret (invalid_token), with WWW-Authenticate"),
-  "429": error("More than SESSION_MAX_REQUESTS_PER_MINUTE in this session (rate_limited), with Retry-After"),
-  "502": error("The ChatKit server could not be reached (upstream_error)"),
-  "503": error("Configuration invalid or storage unavailable"),
-  "504": error("The ChatKit server sent no headers in time (upstream_timeout)"),
+  "401": error("invalid_token, with WWW-Authenticate"),
+  "429": error("rate_limited (SESSION_MAX_REQUESTS_PER_MINUTE), with Retry-After"),
+  "502": upstreamError,
+  "503": error("config_invalid or storage_unavailable"),
+  "504": upstreamTimeout,
 };
 /** The server's answer, passed through unchanged: any status, its content type and body. */
 const passedThrough = (description: string) => ({ description, content: { "*/*": {} } });
@@ -55,71 +58,62 @@ export function openApiDocument(config: Config): object {
     info: {
       title: "chatkit-gate",
       version: API_VERSION,
-      description: selfHosted
-        ? "Starts ChatKit sessions for users signed in with your identity provider, and forwards their ChatKit requests to your ChatKit server with a signed assertion of the user."
-        : "Starts OpenAI ChatKit sessions for users signed in with your identity provider.",
+      description: `ChatKit sessions for your identity provider's users${selfHosted ? ", proxied to your ChatKit server" : ""}`,
     },
     security: [{ bearer: [] }],
     paths: {
       "/healthz": {
         get: {
           security: [],
-          responses: { "200": json({ type: "object" }, "Configuration is valid"), "503": error("config_invalid") },
+          responses: { "200": json({ type: "object" }, "Valid configuration"), "503": error("config_invalid") },
         },
       },
       "/v1/chatkit/sessions": {
         post: {
-          summary: "Start a ChatKit session for the caller",
+          summary: "Start a session",
           requestBody: { required: false, content: { "application/json": { schema: ref("CreateSessionRequest") } } },
           responses: {
-            "201": json(ref("CreatedSession"), "Session started"),
-            "400": error("Invalid body (invalid_request)"),
-            "413": error("Body over 16 KiB (payload_too_large)"),
-            "415": error("Body is not application/json (unsupported_media_type)"),
+            "201": json(ref("CreatedSession"), "Started"),
+            "400": error("invalid_request"),
+            "413": error("payload_too_large: over 16 KiB"),
+            "415": error("unsupported_media_type"),
             ...authErrors,
-            ...(selfHosted
-              ? { "429": error("Per-user create limit (rate_limited), with Retry-After") }
-              : upstreamErrors),
+            ...(selfHosted ? { "429": upstreamErrors["429"] } : upstreamErrors),
           },
         },
         get: {
-          summary: "List the caller's sessions",
+          summary: "List sessions",
           parameters: [listCursor],
           responses: {
-            "200": json(ref("SessionList"), "The caller's sessions"),
-            "400": error("A cursor this list did not give (invalid_request)"),
+            "200": json(ref("SessionList"), "A page of sessions"),
+            "400": error("invalid_request: a cursor this list did not give"),
             ...authErrors,
           },
         },
       },
       "/v1/chatkit/sessions/{session_id}": {
         get: {
-          summary: "One of the caller's sessions",
+          summary: "Get a session",
           parameters: [sessionId],
-          responses: { "200": json(ref("Session"), "The session"), "404": error("session_not_found"), ...authErrors },
+          responses: { "200": json(ref("Session"), "The session"), "404": notFound, ...authErrors },
         },
       },
       "/v1/chatkit/sessions/{session_id}/cancel": {
         post: {
-          summary: "Cancel one of the caller's sessions (idempotent)",
+          summary: "Cancel a session (idempotent)",
           parameters: [sessionId],
-          responses: selfHosted
-            ? {
-                "200": json(ref("Session"), "Cancelled at once (or already ended)"),
-                "404": error("session_not_found"),
-                ...authErrors,
-              }
-            : {
-                "200": json(ref("Session"), "Cancelled (or already ended)"),
-                "202": json(ref("Session"), "ChatKit did not confirm yet: cancel_pending, finished by the sweep"),
-                "404": error("session_not_found"),
-                ...authErrors,
-              },
+          responses: {
+            "200": json(ref("Session"), "Cancelled (or already ended)"),
+            // Self-hosted, a cancel is complete once recorded: it is never left pending.
+            ...(selfHosted ? {} : { "202": json(ref("Session"), "cancel_pending, for the sweep to finish") }),
+            "404": notFound,
+            ...authErrors,
+          },
         },
       },
       "/v1/chatkit/sessions/cancel_all": {
         post: {
-          summary: "Cancel all of the caller's sessions (logout)",
+          summary: "Cancel all sessions (logout)",
           responses: { "200": json(ref("CancelAll"), "Counts"), ...authErrors },
         },
       },
@@ -148,7 +142,19 @@ export function openApiDocument(config: Config): object {
   return document;
 }
 
-/** `/.well-known/jwks.json`: public members only. */
+const string: Schema = { type: "string" };
+const only = (value: string): Schema => ({ type: "string", enum: [value] });
+/** The members of a published key, all required: public members only. */
+const JWK_MEMBERS = {
+  kty: only("EC"),
+  crv: only("P-256"),
+  x: string,
+  y: string,
+  kid: string,
+  alg: only("ES256"),
+  use: only("sig"),
+};
+/** `/.well-known/jwks.json`. */
 const JWKS_SCHEMA: Schema = {
   type: "object",
   required: ["keys"],
@@ -157,17 +163,9 @@ const JWKS_SCHEMA: Schema = {
       type: "array",
       items: {
         type: "object",
-        required: ["kty", "crv", "x", "y", "kid", "alg", "use"],
+        required: Object.keys(JWK_MEMBERS),
         additionalProperties: false,
-        properties: {
-          kty: { type: "string", enum: ["EC"] },
-          crv: { type: "string", enum: ["P-256"] },
-          x: { type: "string" },
-          y: { type: "string" },
-          kid: { type: "string" },
-          alg: { type: "string", enum: ["ES256"] },
-          use: { type: "string", enum: ["sig"] },
-        },
+        properties: JWK_MEMBERS,
       },
     },
   },
@@ -184,37 +182,37 @@ function selfHostedPaths(mode: SelfHostedModeConfig): object {
   const paths: Record<string, object> = {
     "/chatkit": {
       post: {
-        summary: "A ChatKit request, forwarded to your ChatKit server with ChatKit-Gate-Assertion",
+        summary: "Forward a ChatKit request with ChatKit-Gate-Assertion",
         security: secretSecurity,
         requestBody: chatkitBody,
         responses: {
-          default: passedThrough("The server's answer, unchanged: JSON, or text/event-stream streamed through"),
-          "400": error("Not JSON with a string type, or a type the gate does not know (invalid_request)"),
-          "403": error("attachments.create while uploads are off (forbidden)"),
-          "413": error(`Body over ${mode.maxRequestBytes} bytes (payload_too_large)`),
+          default: passedThrough("The server's answer, passed through"),
+          "400": error("invalid_request: not JSON with a known string type"),
+          "403": error("forbidden: attachments.create while uploads are off"),
+          "413": error(`payload_too_large: over ${mode.maxRequestBytes} bytes`),
           ...secretErrors,
         },
       },
     },
     "/.well-known/jwks.json": {
       get: {
-        summary: "The public keys that verify ChatKit-Gate-Assertion",
+        summary: "Public keys for ChatKit-Gate-Assertion",
         security: [],
-        responses: { "200": json(ref("Jwks"), "Public keys, signing key first; cacheable") },
+        responses: { "200": json(ref("Jwks"), "Signing key first; cacheable") },
       },
     },
   };
   if (mode.uploadUrl !== undefined) {
     paths["/chatkit/upload"] = {
       post: {
-        summary: "A direct upload, forwarded to CHATKIT_UPLOAD_URL with ChatKit-Gate-Assertion",
+        summary: "Forward an upload to CHATKIT_UPLOAD_URL with ChatKit-Gate-Assertion",
         security: secretSecurity,
         requestBody: { required: true, content: { "multipart/form-data": { schema: { type: "object" } } } },
         responses: {
-          default: passedThrough("The upload server's answer (the attachment JSON), unchanged"),
-          "403": error("Uploads are off (forbidden)"),
-          "413": error("Over file_upload.max_file_size (payload_too_large)"),
-          "415": error("Not multipart/form-data (unsupported_media_type)"),
+          default: passedThrough("The upload server's answer, passed through"),
+          "403": error("forbidden: uploads are off"),
+          "413": error("payload_too_large: over file_upload.max_file_size"),
+          "415": error("unsupported_media_type: not multipart/form-data"),
           ...secretErrors,
         },
       },

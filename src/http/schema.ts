@@ -20,9 +20,18 @@ export interface Schema {
   items?: Schema;
   maxLength?: number;
   minimum?: number;
+  maximum?: number;
   format?: string;
   $ref?: string;
 }
+
+/** An OpenAPI response with a JSON body of `schema`, for /openapi.json. */
+export const jsonResponse = (schema: Schema, description: string) => ({
+  description,
+  content: { "application/json": { schema } },
+});
+/** An OpenAPI error response, described by the `error.code` values it carries (and what the code alone does not say). */
+export const errorResponse = (description: string) => jsonResponse({ $ref: "#/components/schemas/Error" }, description);
 
 /** Names echoed back in error messages are cut to this length. */
 const ECHO_LIMIT = 64;
@@ -35,22 +44,21 @@ function typeOf(value: unknown): JsonType | undefined {
   if (Array.isArray(value)) return "array";
   if (typeof value === "number") {
     if (!Number.isFinite(value)) return undefined;
-    return Number.isInteger(value) ? "integer" : "number";
+    // Past 2^53 a JSON integer is no longer exact: it is a number, not an integer.
+    return Number.isSafeInteger(value) ? "integer" : "number";
   }
   const type = typeof value;
   return type === "string" || type === "boolean" || type === "object" ? type : undefined;
 }
 
 function matchesType(actual: JsonType | undefined, type: JsonType | JsonType[]): boolean {
-  const allowed = Array.isArray(type) ? type : [type];
+  const allowed = [type].flat();
   return actual !== undefined && (allowed.includes(actual) || (actual === "integer" && allowed.includes("number")));
 }
 
 function describeType(type: JsonType | JsonType[]): string {
-  const names = Array.isArray(type) ? type : [type];
-  return names.length === 1
-    ? `a${/^[aeiou]/.test(names[0] as string) ? "n" : ""} ${names[0]}`
-    : `a ${names.join(" or ")}`;
+  const names = [type].flat();
+  return `a${names.length === 1 && /^[aeiou]/.test(names[0] as string) ? "n" : ""} ${names.join(" or ")}`;
 }
 
 /** The schema for the field `name`: its own entry in `properties`, else `additionalProperties`. */
@@ -62,8 +70,11 @@ function fieldSchema(schema: Schema, name: string): Schema | boolean | undefined
 /**
  * The first way `value` breaks `schema`, as a sentence for the caller
  * naming where (`body.state_variables.plan`), or undefined when it is valid.
+ *
+ * @param quoteNames whether a problem may quote an unknown field's name; a configuration's
+ *   problems never quote its contents
  */
-export function firstProblem(value: unknown, schema: Schema, path = "body"): string | undefined {
+export function firstProblem(value: unknown, schema: Schema, path = "body", quoteNames = true): string | undefined {
   const actual = typeOf(value);
   // A number JSON.parse could not represent (1e999) would be sent on as null: no schema accepts it.
   if (typeof value === "number" && actual === undefined) return `${path} must be a finite number`;
@@ -78,9 +89,12 @@ export function firstProblem(value: unknown, schema: Schema, path = "body"): str
   if (typeof value === "number" && schema.minimum !== undefined && value < schema.minimum) {
     return `${path} must be at least ${schema.minimum}`;
   }
+  if (typeof value === "number" && schema.maximum !== undefined && value > schema.maximum) {
+    return `${path} must be at most ${schema.maximum}`;
+  }
   if (actual === "array" && schema.items !== undefined) {
     for (const [index, item] of (value as unknown[]).entries()) {
-      const problem = firstProblem(item, schema.items, `${path}[${index}]`);
+      const problem = firstProblem(item, schema.items, `${path}[${index}]`, quoteNames);
       if (problem) return problem;
     }
   }
@@ -93,10 +107,10 @@ export function firstProblem(value: unknown, schema: Schema, path = "body"): str
     const childSchema = fieldSchema(schema, name);
     if (childSchema === false || childSchema === undefined) {
       const allowed = Object.keys(schema.properties ?? {});
-      return `${path} has an unknown field ${echo(name)}; allowed: ${allowed.join(", ") || "none"}`;
+      return `${path} has an unknown field${quoteNames ? ` ${echo(name)}` : ""}; allowed: ${allowed.join(", ") || "none"}`;
     }
     if (childSchema === true) continue;
-    const problem = firstProblem(child, childSchema, `${path}.${name}`);
+    const problem = firstProblem(child, childSchema, `${path}.${name}`, quoteNames);
     if (problem) return problem;
   }
   return undefined;

@@ -4,9 +4,8 @@ import { ChatKitClient, type ChatKitResult } from "../chatkit/client";
 import { UpstreamError, upstreamGateError } from "../chatkit/failures";
 import { cancelWithRetries } from "../chatkit/retry";
 import type { CreateChatSessionBody } from "../chatkit/types";
-import type { Config, HostedModeConfig } from "../config/config";
+import type { Config, HostedModeConfig, Workflow } from "../config/config";
 import type { GateDeps, GateEnv } from "../http/context";
-import { GateError } from "../http/errors";
 import { log } from "../http/log";
 import { timed } from "../metrics/upstream-timer";
 import type { CreateRequest } from "../sessions/create-request";
@@ -61,9 +60,8 @@ export function hostedMode(config: Config, mode: HostedModeConfig, deps: GateDep
     withdraw,
     routes: {},
     async start(c, request: CreateRequest): Promise<StartedSession> {
-      // parseConfig requires CHATKIT_WORKFLOW_ID in hosted mode, so a default is always there.
-      const workflow = request.workflow;
-      if (workflow === undefined) throw new GateError("config_invalid", "CHATKIT_WORKFLOW_ID is required");
+      // parseConfig requires CHATKIT_WORKFLOW_ID in hosted mode, and parseCreateRequest falls back to it.
+      const workflow = request.workflow as Workflow;
       const body: CreateChatSessionBody = {
         user: c.get("user"),
         workflow: request.stateVariables ? { ...workflow, state_variables: request.stateVariables } : { ...workflow },

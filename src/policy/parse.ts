@@ -63,9 +63,27 @@ const EXPECTED: Record<TestName, string> = {
 /** The keys a workflow's entry may have, as problems name them. */
 const LEVEL = `an object with ${LEVEL_KEYS.join(" and/or ")}`;
 
-/** The problem for the `index`th key of an alias map (policy `workflows`, `SESSION_LIMITS_PER_WORKFLOW`) that is no alias. */
-export const notAnAlias = (index: number) =>
-  `key #${index + 1} must be a CHATKIT_WORKFLOWS alias or ${DEFAULT_WORKFLOW}`;
+/**
+ * The entries of an alias map (policy `workflows`, `SESSION_LIMITS_PER_WORKFLOW`): a non-empty object
+ * keyed by CHATKIT_WORKFLOWS aliases or {@link DEFAULT_WORKFLOW}. Any other value, and each other key, is
+ * a problem at `at`; such a key is named by position, not echoed: it could be anything pasted there.
+ */
+export function* aliasEntries(
+  raw: unknown,
+  knownAliases: KnownAliases,
+  at: string,
+  problem: Report,
+): Generator<[string, unknown]> {
+  if (!isPlainObject(raw) || Object.keys(raw).length === 0) {
+    problem(at, `must be an object of CHATKIT_WORKFLOWS aliases or ${DEFAULT_WORKFLOW}`);
+    return;
+  }
+  // A generator, so problems stay in the map's order among those the caller finds in each entry.
+  for (const [index, entry] of Object.entries(raw).entries()) {
+    if (entry[0] === DEFAULT_WORKFLOW || knownAliases.has(entry[0])) yield entry;
+    else problem(at, `key #${index + 1} must be a CHATKIT_WORKFLOWS alias or ${DEFAULT_WORKFLOW}`);
+  }
+}
 
 /**
  * Validates and compiles a policy.
@@ -77,44 +95,10 @@ export const notAnAlias = (index: number) =>
  */
 export function parsePolicy(raw: unknown, settingName: string, knownAliases: KnownAliases | undefined): PolicyResult {
   const problems: string[] = [];
-  const problem = (at: string, expectation: string) => problems.push(`${at} ${expectation}`);
-
-  if (!isPlainObject(raw)) {
-    problem(settingName, `must be a JSON object with ${TOP_KEYS.join(", ")}`);
-    return { ok: false, problems };
-  }
-  unknownKeys(raw, TOP_KEYS, settingName, problem);
-  const everyone = readLevel(raw, "", settingName, problem);
-  const workflows = new Map<string, RequirementSet>();
-
-  if (Object.hasOwn(raw, "workflows")) {
-    const at = `${settingName}.workflows`;
-    const entries = raw.workflows;
-    if (knownAliases === undefined) {
-      problem(at, "is not allowed in this policy");
-    } else if (!isPlainObject(entries) || Object.keys(entries).length === 0) {
-      problem(at, `must be an object of CHATKIT_WORKFLOWS aliases or ${DEFAULT_WORKFLOW}`);
-    } else {
-      for (const [index, [alias, entry]] of Object.entries(entries).entries()) {
-        // An unknown name is not echoed: it could be anything pasted there.
-        if (alias !== DEFAULT_WORKFLOW && !knownAliases.has(alias)) {
-          problem(at, notAnAlias(index));
-          continue;
-        }
-        const entryAt = `${at}.${alias}`;
-        if (isPlainObject(entry)) unknownKeys(entry, LEVEL_KEYS, entryAt, problem);
-        if (!isPlainObject(entry) || !LEVEL_KEYS.some((key) => Object.hasOwn(entry, key))) {
-          problem(entryAt, `must be ${LEVEL}`);
-          continue;
-        }
-        workflows.set(alias, readLevel(entry, `workflows.${alias}.`, settingName, problem));
-      }
-    }
-  } else if (!LEVEL_KEYS.some((key) => Object.hasOwn(raw, key))) {
-    problem(settingName, "must contain at least one requirement (leave it unset for none)");
-  }
-
-  return problems.length > 0 ? { ok: false, problems } : { ok: true, policy: { everyone, workflows } };
+  const policy = compilePolicy(raw, settingName, knownAliases, (at, expectation) =>
+    problems.push(`${at} ${expectation}`),
+  );
+  return policy && problems.length === 0 ? { ok: true, policy } : { ok: false, problems };
 }
 
 /**
@@ -129,17 +113,50 @@ export function readPolicy(
 ): Policy | undefined {
   const raw = read.json(settingName);
   if (raw === undefined) return undefined;
-  const result = parsePolicy(raw, settingName, knownAliases);
-  if (result.ok) return result.policy;
-  // Each problem already starts with the rule's full path; the reader adds a space between the two halves.
-  for (const problem of result.problems) {
-    const space = problem.indexOf(" ");
-    read.problem(problem.slice(0, space), problem.slice(space + 1));
-  }
-  return undefined;
+  const before = read.problems.length;
+  const policy = compilePolicy(raw, settingName, knownAliases, (at, expectation) => read.problem(at, expectation));
+  return read.problems.length === before ? policy : undefined;
 }
 
-type Report = (at: string, expectation: string) => void;
+/** {@link parsePolicy}, telling each problem to `problem`; the policy is only usable when there was none. */
+function compilePolicy(
+  raw: unknown,
+  settingName: string,
+  knownAliases: KnownAliases | undefined,
+  problem: Report,
+): Policy | undefined {
+  if (!isPlainObject(raw)) {
+    problem(settingName, `must be a JSON object with ${TOP_KEYS.join(", ")}`);
+    return undefined;
+  }
+  unknownKeys(raw, TOP_KEYS, settingName, problem);
+  const everyone = readLevel(raw, "", settingName, problem);
+  const workflows = new Map<string, RequirementSet>();
+
+  if (Object.hasOwn(raw, "workflows")) {
+    const at = `${settingName}.workflows`;
+    const entries = raw.workflows;
+    if (knownAliases === undefined) {
+      problem(at, "is not allowed in this policy");
+    } else {
+      for (const [alias, entry] of aliasEntries(entries, knownAliases, at, problem)) {
+        const entryAt = `${at}.${alias}`;
+        if (isPlainObject(entry)) unknownKeys(entry, LEVEL_KEYS, entryAt, problem);
+        if (!isPlainObject(entry) || !LEVEL_KEYS.some((key) => Object.hasOwn(entry, key))) {
+          problem(entryAt, `must be ${LEVEL}`);
+          continue;
+        }
+        workflows.set(alias, readLevel(entry, `workflows.${alias}.`, settingName, problem));
+      }
+    }
+  } else if (!LEVEL_KEYS.some((key) => Object.hasOwn(raw, key))) {
+    problem(settingName, "must contain at least one requirement (leave it unset for none)");
+  }
+
+  return { everyone, workflows };
+}
+
+export type Report = (at: string, expectation: string) => void;
 
 /** One problem per key that is not allowed, by position: the key itself is not echoed. */
 function unknownKeys(object: Record<string, unknown>, allowed: readonly string[], at: string, problem: Report): void {
@@ -174,12 +191,7 @@ function readList(
     problem(at, `must be a list of 1 to ${MAX_REQUIREMENTS} requirements`);
     return [];
   }
-  const requirements: Requirement[] = [];
-  for (const [index, item] of list.entries()) {
-    const requirement = readRequirement(item, `${prefix}${key}[${index}]`, settingName, problem);
-    if (requirement) requirements.push(requirement);
-  }
-  return requirements;
+  return list.flatMap((item, index) => readRequirement(item, `${prefix}${key}[${index}]`, settingName, problem) ?? []);
 }
 
 /** @param where the requirement's place in the policy, e.g. `workflows.research.require[1]` */
@@ -262,11 +274,10 @@ function isScalar(value: unknown): value is PolicyScalar {
 function describe(test: ClaimTest): string {
   switch (test.kind) {
     case "equals":
-      return `equals ${typeof test.value === "boolean" ? String(test.value) : "the configured value"}`;
+    case "contains":
+      return `${test.kind} ${typeof test.value === "boolean" ? test.value : "the configured value"}`;
     case "in":
       return "in the configured list";
-    case "contains":
-      return `contains ${typeof test.value === "boolean" ? String(test.value) : "the configured value"}`;
     case "ends_with":
       return "ends_with the configured suffix";
     case "exists":

@@ -14,11 +14,13 @@ function refusal(kind: QuotaLimitKind, limit: number, alias: string): string {
 
 /** The limits of one start: the per-user ones and the chosen workflow's own. */
 export function startLimits(config: QuotaConfig, scope: string): StartLimits {
-  const limits: StartLimits = { ...config.perUser };
   const workflow = config.perWorkflow.get(scope);
-  if (workflow?.daily !== undefined) limits.workflowDaily = workflow.daily;
-  if (workflow?.maxActive !== undefined) limits.workflowMaxActive = workflow.maxActive;
-  return limits;
+  return {
+    daily: config.perUser.daily,
+    active: config.perUser.maxActive,
+    workflow_daily: workflow?.daily,
+    workflow_active: workflow?.maxActive,
+  };
 }
 
 /**
@@ -67,13 +69,7 @@ export class Quota {
       throw new GateError("storage_unavailable", "Session quotas are unavailable; try again");
     }
     if (result.ok) return reservation;
-    const limit = {
-      daily: limits.daily,
-      active: limits.maxActive,
-      workflow_daily: limits.workflowDaily,
-      workflow_active: limits.workflowMaxActive,
-    }[result.limit] as number;
-    throw new GateError("rate_limited", refusal(result.limit, limit, scope), {
+    throw new GateError("rate_limited", refusal(result.limit, limits[result.limit] as number, scope), {
       "Retry-After": String(result.retryAfter),
     });
   }

@@ -6,13 +6,8 @@ export const DAY_SECONDS = 86_400;
 /** Which limit refused a start: the per-user ones, or the chosen workflow's own. */
 export type QuotaLimitKind = "daily" | "active" | "workflow_daily" | "workflow_active";
 
-/** The limits that apply to one start; an absent one does not apply. */
-export interface StartLimits {
-  daily?: number;
-  maxActive?: number;
-  workflowDaily?: number;
-  workflowMaxActive?: number;
-}
+/** The limits that apply to one start, by kind; an absent one does not apply. */
+export type StartLimits = Partial<Record<QuotaLimitKind, number>>;
 
 export interface AcquireRequest {
   /** Names the slot until {@link UserQuota.commit} renames it after the session's id. */
@@ -49,10 +44,10 @@ export class UserQuota extends DurableObject {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
-    this.sql.exec(`
-      CREATE TABLE IF NOT EXISTS active (id TEXT PRIMARY KEY, scope TEXT NOT NULL, day INTEGER NOT NULL, expires_at INTEGER NOT NULL);
-      CREATE TABLE IF NOT EXISTS started (day INTEGER NOT NULL, scope TEXT NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (day, scope));
-    `);
+    this.sql.exec(
+      "CREATE TABLE IF NOT EXISTS active (id TEXT PRIMARY KEY, scope TEXT NOT NULL, day INTEGER NOT NULL, expires_at INTEGER NOT NULL);" +
+        "CREATE TABLE IF NOT EXISTS started (day INTEGER NOT NULL, scope TEXT NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (day, scope))",
+    );
   }
 
   /** Counts one start when every limit allows it; otherwise counts nothing and says which limit refused. */
@@ -62,31 +57,35 @@ export class UserQuota extends DurableObject {
     this.sql.exec("DELETE FROM active WHERE expires_at <= ?", now);
     this.sql.exec("DELETE FROM started WHERE day < ?", day);
 
-    const untilExpiry = (where: string, ...args: unknown[]) => {
+    /** Active slots (with `where`), and seconds until the soonest of them expires. */
+    const active = (where: string, ...args: unknown[]): [number, number] => {
       const row = this.sql
-        .exec<{ soonest: number }>(`SELECT MIN(expires_at) AS soonest FROM active ${where}`, ...args)
+        .exec<{ n: number; soonest: number }>(
+          `SELECT COUNT(*) AS n, MIN(expires_at) AS soonest FROM active ${where}`,
+          ...args,
+        )
         .one();
-      return Math.max(1, row.soonest - now);
+      return [row.n, Math.max(1, row.soonest - now)];
     };
-    const untilMidnight = (day + 1) * DAY_SECONDS - now;
-    const activeCount = (where: string, ...args: unknown[]) =>
-      this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM active ${where}`, ...args).one().n;
-    const startedCount = (where: string, ...args: unknown[]) =>
+    /** Starts today (with `where`), and seconds until UTC midnight. */
+    const started = (where: string, ...args: unknown[]): [number, number] => [
       this.sql
         .exec<{ n: number }>(`SELECT COALESCE(SUM(count), 0) AS n FROM started WHERE day = ? ${where}`, day, ...args)
-        .one().n;
-
-    if (limits.maxActive !== undefined && activeCount("") >= limits.maxActive) {
-      return { ok: false, limit: "active", retryAfter: untilExpiry("") };
-    }
-    if (limits.workflowMaxActive !== undefined && activeCount("WHERE scope = ?", scope) >= limits.workflowMaxActive) {
-      return { ok: false, limit: "workflow_active", retryAfter: untilExpiry("WHERE scope = ?", scope) };
-    }
-    if (limits.daily !== undefined && startedCount("") >= limits.daily) {
-      return { ok: false, limit: "daily", retryAfter: untilMidnight };
-    }
-    if (limits.workflowDaily !== undefined && startedCount("AND scope = ?", scope) >= limits.workflowDaily) {
-      return { ok: false, limit: "workflow_daily", retryAfter: untilMidnight };
+        .one().n,
+      (day + 1) * DAY_SECONDS - now,
+    ];
+    // The first limit reached, in this order, refuses the start.
+    const checks: Array<[QuotaLimitKind, () => [count: number, retryAfter: number]]> = [
+      ["active", () => active("")],
+      ["workflow_active", () => active("WHERE scope = ?", scope)],
+      ["daily", () => started("")],
+      ["workflow_daily", () => started("AND scope = ?", scope)],
+    ];
+    for (const [limit, measure] of checks) {
+      const max = limits[limit];
+      if (max === undefined) continue;
+      const [count, retryAfter] = measure();
+      if (count >= max) return { ok: false, limit, retryAfter };
     }
     this.sql.exec(
       "INSERT OR REPLACE INTO active (id, scope, day, expires_at) VALUES (?, ?, ?, ?)",

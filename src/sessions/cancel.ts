@@ -1,5 +1,6 @@
 import { UpstreamError } from "../chatkit/failures";
 import type { EndLimits, SessionUpstream } from "../modes/mode";
+import type { KvBudget } from "./kv-budget";
 import { effectiveStatus, type SessionRecord } from "./record";
 import { readPages, type SessionStore } from "./store";
 
@@ -113,45 +114,57 @@ export async function cancelAll(ownerKey: string, deps: CancelDeps): Promise<Can
   const withinCalls: CancelDeps = { ...deps, retry: { ...deps.retry, mayRetry: takeCall } };
   let cancelled = 0;
   let pending = 0;
-  let unreached = 0;
-  await eachConcurrently(open, async (record) => {
-    if (!store.budget.hold(CANCEL_KV_OPERATIONS)) return void unreached++;
-    try {
-      // An immediate end costs no upstream call, so it is never left to the sweep.
-      const upstream = deps.upstream.immediate || takeCall();
-      // Already indexed, and no upstream call left for it here: the sweep has it; nothing to spend.
-      if (!upstream && record.status === "cancel_pending") return void pending++;
-      const settled = upstream
-        ? await cancelSession(record, ownerKey, withinCalls)
-        : await store.markPending(ownerKey, record);
-      if (settled.status === "cancelled") cancelled++;
-      else pending++;
-    } finally {
-      store.budget.release(CANCEL_KV_OPERATIONS);
-    }
+  const unreached = await eachWithinBudget(open, store.budget, CANCEL_KV_OPERATIONS, async (record) => {
+    // An immediate end costs no upstream call, so it is never left to the sweep.
+    const upstream = deps.upstream.immediate || takeCall();
+    // Already indexed, and no upstream call left for it here: the sweep has it; nothing to spend.
+    if (!upstream && record.status === "cancel_pending") return void pending++;
+    const settled = upstream
+      ? await cancelSession(record, ownerKey, withinCalls)
+      : await store.markPending(ownerKey, record);
+    if (settled.status === "cancelled") cancelled++;
+    else pending++;
   });
   return { cancelled, pending, complete: listed.cursor === undefined && unreached === 0 };
 }
 
 /**
- * Runs `task` over `items` with at most {@link CANCEL_CONCURRENCY} at a time.
+ * Runs `task` over `items` with at most {@link CANCEL_CONCURRENCY} at a time,
+ * starting each only while `budget` holds the KV `operations` it may make
+ * (held until it ends), so a request stops cleanly before its KV limit.
  * After a task fails no new one starts, so a failing store is not hammered;
  * the first failure is thrown once the running ones end.
+ *
+ * @returns how many items were not started because the budget was spent
  */
-export async function eachConcurrently<T>(items: readonly T[], task: (item: T) => Promise<void>): Promise<void> {
+export async function eachWithinBudget<T>(
+  items: readonly T[],
+  budget: KvBudget,
+  operations: number,
+  task: (item: T) => Promise<void>,
+): Promise<number> {
   let next = 0;
   let failed = false;
+  let unreached = 0;
   const worker = async () => {
     while (!failed && next < items.length) {
+      const item = items[next++] as T;
+      if (!budget.hold(operations)) {
+        unreached++;
+        continue;
+      }
       try {
-        await task(items[next++] as T);
+        await task(item);
       } catch (error) {
         failed = true;
         throw error;
+      } finally {
+        budget.release(operations);
       }
     }
   };
   const settled = await Promise.allSettled(Array.from({ length: Math.min(CANCEL_CONCURRENCY, items.length) }, worker));
   const failure = settled.find((result) => result.status === "rejected");
   if (failure) throw failure.reason;
+  return unreached;
 }

@@ -22,30 +22,30 @@ export function createRequestSchema(config: Config): Schema {
       workflow: {
         type: "string",
         enum: [...config.workflowAliases.keys()],
-        description: "A CHATKIT_WORKFLOWS alias; omitted: the default workflow.",
+        description: "A CHATKIT_WORKFLOWS alias; omitted: the default workflow",
       },
       state_variables: {
         type: "object",
         additionalProperties: false,
         properties: stateVariables,
-        description: "CHATKIT_CLIENT_STATE_VARIABLES the client sets.",
+        description: "CHATKIT_CLIENT_STATE_VARIABLES the client sets",
       },
     },
   };
 }
 
-const unixSeconds = (description: string): Schema => ({ type: "integer", format: "unixtime", description });
+const UNIX_SECONDS: Schema = { type: "integer", format: "unixtime" };
 
 /** A session as the API shows it; never the client secret. */
 export const SESSION_SCHEMA: Schema = {
   type: "object",
   required: ["session_id", "status", "created_at", "expires_at"],
   properties: {
-    session_id: { type: "string", description: "ChatKit's cksess_ id." },
+    session_id: { type: "string" },
     status: { type: "string", enum: ["active", "cancelled", "cancel_pending", "expired"] },
-    created_at: unixSeconds("When the gateway created it."),
-    expires_at: unixSeconds("When ChatKit ends it."),
-    cancelled_at: unixSeconds("When ChatKit confirmed the cancel."),
+    created_at: UNIX_SECONDS,
+    expires_at: UNIX_SECONDS,
+    cancelled_at: UNIX_SECONDS,
   },
 };
 
@@ -54,7 +54,7 @@ export const CREATED_SCHEMA: Schema = {
   required: [...(SESSION_SCHEMA.required ?? []), "client_secret"],
   properties: {
     ...SESSION_SCHEMA.properties,
-    client_secret: { type: "string", description: "Pass to ChatKit; shown once, never stored." },
+    client_secret: { type: "string", description: "Pass to ChatKit; shown once, never stored" },
   },
 };
 
@@ -63,8 +63,8 @@ export const LIST_SCHEMA: Schema = {
   required: ["data", "has_more"],
   properties: {
     data: { type: "array", items: SESSION_SCHEMA },
-    has_more: { type: "boolean", description: "More remain: ask again with `cursor`." },
-    cursor: { type: "string", description: "The next page's `cursor` query parameter." },
+    has_more: { type: "boolean" },
+    cursor: { type: "string", description: "Present when more remain: pass it as `cursor` for the next page" },
   },
 };
 
@@ -72,9 +72,9 @@ export const CANCEL_ALL_SCHEMA: Schema = {
   type: "object",
   required: ["cancelled", "pending", "complete"],
   properties: {
-    cancelled: { type: "integer", minimum: 0, description: "Cancels ChatKit confirmed now." },
-    pending: { type: "integer", minimum: 0, description: "Cancels left to the sweep (cancel_pending)." },
-    complete: { type: "boolean", description: "False: some were not reached; call again." },
+    cancelled: { type: "integer", minimum: 0, description: "Ended now" },
+    pending: { type: "integer", minimum: 0, description: "Left cancel_pending for the sweep" },
+    complete: { type: "boolean", description: "False: some were not reached; call again" },
   },
 };
 

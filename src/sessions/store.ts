@@ -117,13 +117,13 @@ export class SessionStore {
    * session id), from `cursor`. Only keys under the user's own prefix whose
    * record names the same session are returned, whatever cursor was given.
    */
-  async listPage(ownerKey: string, cursor?: string): Promise<Page<SessionRecord>> {
-    const prefix = `${SESSION_PREFIX}${ownerKey}:`;
-    const page = await this.listKv(prefix, cursor);
-    const items = page.items.flatMap(({ name, metadata }) =>
-      isSessionRecord(metadata) && name === `${prefix}${metadata.session_id}` ? [metadata] : [],
+  listPage(ownerKey: string, cursor?: string): Promise<Page<SessionRecord>> {
+    return this.listKv(
+      `${SESSION_PREFIX}${ownerKey}:`,
+      cursor,
+      (metadata) => (isSessionRecord(metadata) ? metadata : undefined),
+      (record) => record.session_id,
     );
-    return { ...page, items };
   }
 
   /**
@@ -154,13 +154,8 @@ export class SessionStore {
   }
 
   /** One KV list call over the pending-cancel index, in key order, from `cursor`. */
-  async pendingPage(cursor?: string): Promise<Page<PendingCancel>> {
-    const page = await this.listKv(PENDING_PREFIX, cursor);
-    const items = page.items.flatMap(({ name, metadata }) => {
-      const entry = pendingCancel(metadata);
-      return entry && name === `${PENDING_PREFIX}${entry.sessionId}` ? [entry] : [];
-    });
-    return { ...page, items };
+  pendingPage(cursor?: string): Promise<Page<PendingCancel>> {
+    return this.listKv(PENDING_PREFIX, cursor, pendingCancel, (entry) => entry.sessionId);
   }
 
   /** One KV delete: drops a session from the pending index; deleting twice is harmless. */
@@ -184,13 +179,22 @@ export class SessionStore {
     }
   }
 
-  private async listKv(
+  /**
+   * One KV list call under `prefix`: the items `parse` reads from the keys' metadata, each only
+   * under its own key (`prefix` and its `idOf`), so a foreign or corrupted key is never trusted.
+   */
+  private async listKv<T>(
     prefix: string,
     cursor: string | undefined,
-  ): Promise<Page<{ name: string; metadata?: unknown }>> {
+    parse: (metadata: unknown) => T | undefined,
+    idOf: (item: T) => string,
+  ): Promise<Page<T>> {
     this.budget.spend();
     const page = await guard(this.kv.list<unknown>({ prefix, limit: LIST_PAGE_SIZE, cursor }));
-    const items = page.keys.filter((key) => key.name.startsWith(prefix));
+    const items = page.keys.flatMap(({ name, metadata }) => {
+      const item = parse(metadata);
+      return item !== undefined && name === `${prefix}${idOf(item)}` ? [item] : [];
+    });
     if (page.list_complete) return { items };
     // KV always gives a cursor with an incomplete page; without one the rest could never be reached.
     if (!page.cursor) throw storageUnavailable();

@@ -1,6 +1,6 @@
 import { UpstreamError } from "../chatkit/failures";
 import type { SessionUpstream } from "../modes/mode";
-import { eachConcurrently, recordCancelled, UPSTREAM_CALLS_PER_INVOCATION } from "./cancel";
+import { eachWithinBudget, recordCancelled, UPSTREAM_CALLS_PER_INVOCATION } from "./cancel";
 import { type PendingCancel, readPages, type SessionStore } from "./store";
 
 /**
@@ -68,16 +68,18 @@ export async function sweepPendingCancels(deps: SweepDeps): Promise<SweepResult>
   const live = listed.items.filter((entry) => entry.record === undefined || now < entry.record.expires_at);
   result.expired = listed.items.length - live.length;
   result.pending = Math.max(0, live.length - UPSTREAM_CALLS_PER_INVOCATION);
-  await eachConcurrently(live.slice(0, UPSTREAM_CALLS_PER_INVOCATION), async (entry) => {
-    if (!deps.store.budget.hold(SWEEP_KV_OPERATIONS)) return void result.pending++;
-    try {
+  const unreached = await eachWithinBudget(
+    live.slice(0, UPSTREAM_CALLS_PER_INVOCATION),
+    deps.store.budget,
+    SWEEP_KV_OPERATIONS,
+    async (entry) => {
       const outcome = await settle(entry, deps);
       if (outcome === "refused") result.pending++;
       result[outcome]++;
-    } finally {
-      deps.store.budget.release(SWEEP_KV_OPERATIONS);
-    }
-  });
+    },
+  );
+  // Read after the run: the tasks above count into result.pending too.
+  result.pending += unreached;
   return result;
 }
 

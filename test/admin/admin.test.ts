@@ -171,7 +171,7 @@ describe.each(MODES)("Should block and unblock a user (%s mode)", (mode, modeEnv
     expect(await errorOf(create)).toEqual({
       status: 403,
       code: "forbidden",
-      message: "This user is blocked by the operator and cannot use chat sessions",
+      message: "This user is blocked by the operator",
     });
     // The refused create reached nobody; another user is not affected.
     expect(peers.calls.slice(callsAfterBlock).filter((c) => !c.url.startsWith(TEST_ENV.AUTH_ISSUER))).toHaveLength(

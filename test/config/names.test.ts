@@ -24,17 +24,17 @@ const SETTINGS: Array<[string, (name: string) => Record<string, string>, string]
   [
     "CHATKIT_CLIENT_STATE_VARIABLES",
     (name) => ({ CHATKIT_CLIENT_STATE_VARIABLES: `locale,${name}` }),
-    "CHATKIT_CLIENT_STATE_VARIABLES name #2 must not be __proto__, constructor or prototype",
+    "CHATKIT_CLIENT_STATE_VARIABLES must list at most 64 names of letters, digits, _ . - (up to 64 characters, not starting with a digit; not __proto__, constructor or prototype)",
   ],
   [
     "CHATKIT_STATE_FROM_CLAIMS",
     (name) => ({ CHATKIT_STATE_FROM_CLAIMS: `{${JSON.stringify(name)}:"plan"}` }),
-    "CHATKIT_STATE_FROM_CLAIMS entry #1 must not name __proto__, constructor or prototype",
+    "CHATKIT_STATE_FROM_CLAIMS entry #1 must map a variable name (not __proto__, constructor or prototype) to a claim dot path",
   ],
   [
     "CHATKIT_WORKFLOWS",
     (name) => ({ CHATKIT_WORKFLOWS: `{"sales":{"id":"wf_sales"},${JSON.stringify(name)}:{"id":"wf_x"}}` }),
-    "CHATKIT_WORKFLOWS alias #2 must not be __proto__, constructor or prototype",
+    "CHATKIT_WORKFLOWS alias #2 must be 1 to 64 letters, digits, _ or - (not __proto__, constructor or prototype)",
   ],
 ];
 
@@ -135,7 +135,7 @@ describe("Should refuse an Object.prototype name in CHATKIT_CONFIGURATION with 5
 
       await expectConfigInvalid(
         response,
-        "CHATKIT_CONFIGURATION has an unknown key (allowed: automatic_thread_titling, file_upload, history)",
+        "CHATKIT_CONFIGURATION has an unknown field; allowed: automatic_thread_titling, file_upload, history",
       );
     });
 
@@ -144,7 +144,7 @@ describe("Should refuse an Object.prototype name in CHATKIT_CONFIGURATION with 5
 
       await expectConfigInvalid(
         response,
-        "CHATKIT_CONFIGURATION .history has an unknown key (allowed: enabled, recent_threads)",
+        "CHATKIT_CONFIGURATION.history has an unknown field; allowed: enabled, recent_threads",
       );
     });
   });

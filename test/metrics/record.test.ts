@@ -9,6 +9,7 @@ import {
   AE_MAX_INDEX_BYTES,
   AE_MAX_INDEXES,
   MAX_BLOB_BYTES,
+  METRIC_COLUMNS,
 } from "../../src/metrics/schema";
 import { stubDataset } from "./support";
 
@@ -125,6 +126,51 @@ describe("Should write exactly one data point per request, laid out by METRIC_CO
       },
       { blobs: ["GET /healthz", "503", "config_invalid", "", "", ""], doubles: [1, 0, 0], indexes: [""] },
     ]);
+  });
+});
+
+describe("Should place each field at the column METRIC_COLUMNS names for it", () => {
+  it("puts every field of a metric with distinct values at its blob, double or index position", async () => {
+    const ownerKey = await ownerKeyFor("alice", { mode: "raw" });
+    const point = toDataPoint({
+      method: "POST",
+      routePath: "/route",
+      status: 429,
+      code: "rate_limited",
+      provider: ISSUER,
+      alias: "research",
+      mode: "self-hosted",
+      durationMs: 11,
+      upstreamMs: 22,
+      upstreamCalls: 33,
+      ownerKey,
+    });
+    const expected: Record<keyof typeof METRIC_COLUMNS, string | number> = {
+      route: "POST /route",
+      status: "429",
+      code: "rate_limited",
+      provider: ISSUER,
+      alias: "research",
+      mode: "self-hosted",
+      durationMs: 11,
+      upstreamMs: 22,
+      upstreamCalls: 33,
+      owner: ownerKey,
+    };
+    const written: Record<string, unknown[]> = {
+      blob: point.blobs ?? [],
+      double: point.doubles ?? [],
+      index: point.indexes ?? [],
+    };
+
+    for (const [field, column] of Object.entries(METRIC_COLUMNS)) {
+      const [, kind, number] = /^([a-z]+)(\d+)$/.exec(column) as RegExpExecArray;
+      expect([field, written[kind as string]?.[Number(number) - 1]]).toEqual([
+        field,
+        expected[field as keyof typeof METRIC_COLUMNS],
+      ]);
+    }
+    expect([point.blobs?.length, point.doubles?.length, point.indexes?.length]).toEqual([6, 3, 1]);
   });
 });
 
