@@ -39,6 +39,8 @@ export async function bundleWithoutAuth(projectDir, bundle, identity) {
   writeFileSync(
     stub,
     `export { ownerKeyFor } from ${JSON.stringify(join(projectDir, "src/auth/identity.ts"))};\n` +
+      // The admin API's operator check stays as it is (the name with .ts escapes the swap below).
+      `export { verifiedBearer } from ${JSON.stringify(join(projectDir, "src/auth/middleware.ts"))};\n` +
       `const IDENTITY = ${JSON.stringify(identity)};\n` +
       "export function requireUser() {\n" +
       "  return async (c, next) => {\n" +

@@ -1,10 +1,8 @@
 import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import { Hono } from "hono/tiny";
-import { AuthFailed, authError } from "../auth/failures";
 import { ownerKeyFor } from "../auth/identity";
-import { readBearer } from "../auth/token";
-import { authenticate } from "../auth/token-cache";
+import { verifiedBearer } from "../auth/middleware";
 import { readJsonBody } from "../http/body";
 import type { GateDeps, GateEnv } from "../http/context";
 import { setResponseHeaders } from "../http/cors";
@@ -46,18 +44,7 @@ export function adminRoutes(deps: GateDeps) {
   const requireOperator = createMiddleware<GateEnv>(async (c, next) => {
     const admin = c.get("config").admin;
     if (admin === undefined) throw new GateError("not_found", "No such route");
-    const bearer = readBearer(c.req.header("authorization"));
-    if (bearer.kind !== "token") throw authError(bearer.kind);
-    try {
-      const verified = await authenticate(bearer.token, admin.auth, deps.now(), {
-        kv: c.env.SESSIONS,
-        waitUntil: (promise) => c.executionCtx.waitUntil(promise),
-      });
-      c.set("claims", verified.claims);
-    } catch (error) {
-      if (error instanceof AuthFailed) throw authError(error.failure);
-      throw error;
-    }
+    c.set("claims", (await verifiedBearer(c, admin.auth, deps.now())).claims);
     enforceOn(c, admin.policy, "admin_refused", null);
     await next();
   });

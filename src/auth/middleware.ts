@@ -1,4 +1,6 @@
+import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
+import type { AuthConfig } from "../config/auth";
 import type { GateDeps, GateEnv } from "../http/context";
 import { AuthFailed, authError } from "./failures";
 import { readBearer } from "./token";
@@ -16,21 +18,28 @@ export { ownerKeyFor } from "./identity";
  */
 export function requireUser(deps: Pick<GateDeps, "now">) {
   return createMiddleware<GateEnv>(async (c, next) => {
-    const bearer = readBearer(c.req.header("authorization"));
-    if (bearer.kind !== "token") throw authError(bearer.kind);
-    let verified: VerifiedUser;
-    try {
-      verified = await authenticate(bearer.token, c.get("config").auth, deps.now(), {
-        kv: c.env.SESSIONS,
-        waitUntil: (promise) => c.executionCtx.waitUntil(promise),
-      });
-    } catch (error) {
-      if (error instanceof AuthFailed) throw authError(error.failure);
-      throw error;
-    }
+    const verified = await verifiedBearer(c, c.get("config").auth, deps.now());
     c.set("user", verified.user);
     c.set("claims", verified.claims);
     c.set("ownerKey", verified.ownerKey);
     await next();
   });
+}
+
+/**
+ * The request's `Authorization: Bearer <JWT>`, verified against `auth` (the
+ * users' providers, or the operators' for the admin API); every refusal is
+ * thrown as the wire's 401 or 503 {@link GateError}.
+ */
+export async function verifiedBearer(c: Context<GateEnv>, auth: AuthConfig, now: number): Promise<VerifiedUser> {
+  const bearer = readBearer(c.req.header("authorization"));
+  if (bearer.kind !== "token") throw authError(bearer.kind);
+  try {
+    return await authenticate(bearer.token, auth, now, {
+      kv: c.env.SESSIONS,
+      waitUntil: (promise) => c.executionCtx.waitUntil(promise),
+    });
+  } catch (error) {
+    throw error instanceof AuthFailed ? authError(error.failure) : error;
+  }
 }
