@@ -68,13 +68,16 @@ export function sessionRoutes(deps: GateDeps) {
       const request = parseCreateRequest(await readJsonBody(c.req.raw), config, claims);
       if (request.alias !== undefined) c.set("alias", request.alias);
       enforceOn(c, config.accessPolicy, "access_refused", request.alias);
-      // One KV read per create, whatever the admin configuration: unsetting ADMIN_POLICY must not lift a block.
-      if (inForce(await readBlock(c.env.SESSIONS, ownerKey), deps.now())) {
-        throw blockedError();
-      }
-      // Absent binding, no limit: see docs/operations.md.
-      const limiter = (c.env as Partial<Env>).CREATE_LIMITER;
-      if (limiter && !(await limiter.limit({ key: ownerKey })).success) {
+      // The block (one KV read per create, whatever the admin configuration: unsetting ADMIN_POLICY must
+      // not lift a block) and the create limit are independent round trips: asked together, a create
+      // waits for the slower, not their sum. A blocked user's attempt still counts against its limit.
+      const limiter = (c.env as Partial<Env>).CREATE_LIMITER; // absent binding, no limit: docs/operations.md
+      const [block, limit] = await Promise.all([
+        readBlock(c.env.SESSIONS, ownerKey),
+        limiter?.limit({ key: ownerKey }),
+      ]);
+      if (inForce(block, deps.now())) throw blockedError();
+      if (limit?.success === false) {
         throw new GateError("rate_limited", "Too many sessions started; wait before starting another", {
           "Retry-After": String(CREATE_LIMIT_RETRY_AFTER_SECONDS),
         });
