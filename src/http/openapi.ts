@@ -24,6 +24,7 @@ const upstreamError = error("upstream_error");
 const upstreamTimeout = error("upstream_timeout");
 const authErrors = {
   "401": error("invalid_token"),
+  "403": error("forbidden: ACCESS_POLICY not met, or (create) the user is blocked"),
   "503": error("auth_unavailable, config_invalid or storage_unavailable"),
 };
 const upstreamErrors = {
@@ -188,7 +189,7 @@ function selfHostedPaths(mode: SelfHostedModeConfig): object {
         responses: {
           default: passedThrough("The server's answer, passed through"),
           "400": error("invalid_request: not JSON with a known string type"),
-          "403": error("forbidden: attachments.create while uploads are off"),
+          "403": error("forbidden: the user is blocked, or attachments.create while uploads are off"),
           "413": error(`payload_too_large: over ${mode.maxRequestBytes} bytes`),
           ...secretErrors,
         },
@@ -210,7 +211,7 @@ function selfHostedPaths(mode: SelfHostedModeConfig): object {
         requestBody: { required: true, content: { "multipart/form-data": { schema: { type: "object" } } } },
         responses: {
           default: passedThrough("The upload server's answer, passed through"),
-          "403": error("forbidden: uploads are off"),
+          "403": error("forbidden: the user is blocked, or uploads are off"),
           "413": error("payload_too_large: over file_upload.max_file_size"),
           "415": error("unsupported_media_type: not multipart/form-data"),
           ...secretErrors,

@@ -76,6 +76,19 @@ describe("GET /openapi.json", () => {
     }
   });
 
+  it("documents the 403 every /v1 route answers when ACCESS_POLICY is not met", () => {
+    const v1 = Object.entries(doc.paths).filter(([path]) => path.startsWith("/v1/"));
+    const operations = v1.flatMap(([path, ops]) =>
+      Object.entries(ops).map(([method, op]) => [
+        `${method} ${path}`,
+        Object.keys((op as { responses: object }).responses),
+      ]),
+    );
+    expect(operations).toHaveLength(5);
+    for (const [operation, statuses] of operations)
+      expect([operation, statuses]).toEqual([operation, expect.arrayContaining(["403"])]);
+  });
+
   it("documents every error code the worker can send", () => {
     const { error } = schema("Error").properties as { error: { properties: { code: { enum: string[] } } } };
     const codes = error.properties.code.enum;
