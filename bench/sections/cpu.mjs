@@ -96,6 +96,11 @@ function noAuthSuite({ call, kv, token }) {
       },
       run: () => ok("GET", SESSIONS, token),
     },
+    create: {
+      label: "create, no authentication",
+      reset: () => kv.clearSessions(),
+      run: () => created("POST", SESSIONS, token),
+    },
     cancel: {
       label: "cancel, no authentication",
       reset: () => kv.clearSessions(),
@@ -230,6 +235,25 @@ function suiteFor({ token, key, call, floorCreate, kv, mintFresh }) {
       run: (id) => ok("POST", `${SESSIONS}/${id}/cancel`, token),
     },
     list: { label: "list, token seen before", reset: withList, run: () => ok("GET", SESSIONS, token) },
+    // The floors again with a new token per call, drawn from a pool filled like the first-seen rows' (same
+    // sampling, same pool garbage): the like-for-like denominators of the first-seen rows.
+    "floor first-seen": {
+      label: "floor: jose.jwtVerify, first-seen tokens",
+      ...firstSeen,
+      reset: () => fresh.fill(),
+      prepare: fresh.take,
+      run: (first) => jwtVerify(first, key),
+    },
+    "floor-create first-seen": {
+      label: "floor-create, first-seen tokens",
+      ...firstSeen,
+      reset: async () => {
+        kv.clearSessions();
+        await fresh.fill();
+      },
+      prepare: fresh.take,
+      run: (first) => floorCreated("POST", SESSIONS, first),
+    },
     "create first-seen": {
       label: "create, first-seen token",
       ...firstSeen,
@@ -532,34 +556,49 @@ function report({ benchmarks, algorithms, hs256, before, after, unexpected }) {
     [
       "alg",
       "create µs seen / first-seen",
-      "floor-create µs",
+      "floor-create µs one token / first-seen",
       "seen / floor-create",
-      "first-seen / floor-create",
+      "first-seen / floor-create first-seen",
       "met",
+      "least first-seen",
       "create × verify (#5 asked ≤ 1.50×)",
     ],
   ];
   for (const alg of supported) {
     const f = figures[alg];
+    const floorFirst = f["floor-create first-seen"].avg;
     const seen = f.create.avg / f["floor-create"].avg;
-    const first = f["create first-seen"].avg / f["floor-create"].avg;
+    const first = f["create first-seen"].avg / floorFirst;
     const met = seen <= CREATE_FLOOR_GOAL_RATIO && first <= CREATE_FLOOR_GOAL_RATIO;
+    // Everything a create must do but the token (no auth), plus one bare verify of a new token: no
+    // first-seen create can cost less.
+    const least = (noAuth.create.avg + f["floor first-seen"].avg) / floorFirst;
+    const us = (ns) => (ns / 1000).toFixed(0);
     createRows.push([
       alg,
-      `${(f.create.avg / 1000).toFixed(0)} / ${(f["create first-seen"].avg / 1000).toFixed(0)}`,
-      (f["floor-create"].avg / 1000).toFixed(0),
+      `${us(f.create.avg)} / ${us(f["create first-seen"].avg)}`,
+      `${us(f["floor-create"].avg)} / ${us(floorFirst)}`,
       ratio(seen),
       ratio(first),
       yesNo(met),
+      ratio(least),
       `${ratio(f.create.avg / f.floor.avg)} ${yesNo(f.create.avg / f.floor.avg <= CREATE_VERIFY_RATIO_ISSUE_5)}`,
     ]);
     goals.push({
       goal: `#11.2 ${alg} create ≤ ${ratio(CREATE_FLOOR_GOAL_RATIO)} floor-create (in process)`,
-      result: `seen ${ratio(seen)}, first-seen ${ratio(first)}`,
+      result: `seen ${ratio(seen)}, first-seen ${ratio(first)} (least possible ${ratio(least)})`,
       met,
     });
   }
   table(createRows);
+  line(
+    "   floor-create first-seen: floor-create with a new token per call, from the same kind of pool as the first-seen rows.",
+  );
+  line(
+    `   least first-seen: a create with no authentication (${grouped(noAuth.create.avg / 1000)} µs: validation, the block read, the ` +
+      "rate limiter, the upstream call and its checks, the record, CORS, the log line) plus one bare verify of a new token, " +
+      "over floor-create first-seen; a first-seen create verifies in full and then does all of that, so it cannot cost less.",
+  );
   if (!hs256.supported)
     goals.push({ goal: "HS256 create, get, list, cancel", result: "not supported by this build", met: false });
 
