@@ -383,7 +383,7 @@ export const devVarsFlows = [
         const callsAfterBlock = fake.calls.length;
         const refused = await create(token);
         expectError(refused, 403, "forbidden");
-        assert.equal(refused.json.error.message, "This user is blocked by the operator and cannot use chat sessions");
+        assert.equal(refused.json.error.message, "This user is blocked by the operator");
         assert.deepEqual(fake.since(callsAfterBlock), [], "the blocked user's create reached nothing at ChatKit");
         t.note("block: cancelled the session at ChatKit; the user's next create → 403 forbidden; 0 ChatKit calls");
 
