@@ -28,16 +28,22 @@ const REPEAT_GOAL_RATIO = 0.5;
 const CREATE_FLOOR_GOAL_RATIO = 1.25;
 /** Issue #5's earlier goal against the bare verify; printed for comparison with the recorded runs. */
 const CREATE_VERIFY_RATIO_ISSUE_5 = 1.5;
-/** Each benchmark runs this many times, alternating with the others, so one noisy moment cannot decide a figure. */
-const ROUNDS = 3;
-/** mitata samples each benchmark for at least this long per round (in ns); 3 rounds keep the section near two minutes. */
-const MIN_SAMPLE_NS = 400e6;
+/**
+ * Each benchmark runs this many times, alternating with the others, and the
+ * median round is its figure. Many short rounds rather than a few long ones:
+ * on a shared VM the machine's speed drifts over seconds, and short
+ * alternating rounds put every benchmark through the same drifts (3 rounds
+ * of 400 ms let the same commit's ratios move by up to 2× between runs).
+ */
+const ROUNDS = 9;
+/** mitata samples each benchmark for at least this long per round (in ns); 9 rounds keep the section near two minutes. */
+const MIN_SAMPLE_NS = 130e6;
 /**
  * First-seen benchmarks need a fresh token for every call; an RS256
  * signature takes about a millisecond here, so their samples per round are
  * capped to keep the section's run time bounded.
  */
-const FIRST_SEEN_MAX_SAMPLES = 1_000;
+const FIRST_SEEN_MAX_SAMPLES = 350;
 /**
  * Calls mitata makes before its samples: one to tell sync from async and up
  * to two warm-up calls (its `k_warmup_samples`), each with a fresh token.

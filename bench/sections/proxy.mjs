@@ -62,12 +62,15 @@ const HOSTED_ONLY = ["OPENAI_API_KEY", "OPENAI_BASE_URL", "CHATKIT_CONFIGURATION
 const REQUESTS_PER_MINUTE = "10000";
 /** Few enough for the gate's opened-secret cache (512), enough to keep each session under the limit. */
 const SESSIONS_IN_ROTATION = 64;
-const ROUNDS = 3;
-const MIN_SAMPLE_NS = 300e6;
+/** Many short alternating rounds, as in the CPU section (bench/sections/cpu.mjs, ROUNDS). */
+const ROUNDS = 9;
+const MIN_SAMPLE_NS = 100e6;
+/** Under wrangler dev: long streams per target for bytes per second; each takes seconds, and their spread is printed. */
+const STREAM_ROUNDS = 3;
 const WARMUP_MS = 1_000;
 const mitataOptions = () => ({ min_cpu_time: MIN_SAMPLE_NS, batch_threshold: 0, gc: false });
-/** Calls per CPU-time sample: about a second of the slowest request, so the clock's 1 µs grain and GC average out. */
-const CPU_BATCH = 2_000;
+/** Calls per CPU-time sample: about a fifth of a second of the slowest request, so the clock's 1 µs grain and GC average out. */
+const CPU_BATCH = 700;
 /** New sessions whose first proxied request is counted, then this many requests on sessions already used. */
 const KV_FIRST_REQUESTS = 20;
 const KV_REPEAT_REQUESTS = 200;
@@ -523,7 +526,7 @@ async function workerdPart(bundle, projectDir, gateKey) {
         eventBytes: EVENT_BYTES,
       });
       const rates = Object.fromEntries(targets.map(({ name }) => [name, []]));
-      for (let round = 0; round < ROUNDS; round++) {
+      for (let round = 0; round < STREAM_ROUNDS; round++) {
         for (const target of targets) {
           const run = await timedStream(target.url, long, { ...STREAM_HEADERS, ...target.headers });
           rates[target.name].push(run.bytes / run.streamSeconds);
@@ -576,7 +579,7 @@ function reportWorkerd({ targets, first, rates, rss }) {
   ]);
   line(
     `   first event: ${grouped(FIRST_EVENT_REQUESTS)} sequential threads.add_user_message requests per target, alternating; ` +
-      `streams: ${mib(THROUGHPUT_STREAM_BYTES)} of ${EVENT_BYTES}-byte events, ${ROUNDS} rounds, from the first byte to the last.`,
+      `streams: ${mib(THROUGHPUT_STREAM_BYTES)} of ${EVENT_BYTES}-byte events, ${STREAM_ROUNDS} rounds, from the first byte to the last.`,
   );
   line(
     "   bench/floor-proxy prices wrangler dev's own hop (its proxy worker and workerd), which direct calls do not pay.",
