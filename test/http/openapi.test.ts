@@ -128,6 +128,25 @@ describe("GET /openapi.json documents what the configured mode serves", () => {
     });
     const cancel = document.paths["/v1/chatkit/sessions/{session_id}/cancel"]?.post as { responses: object };
     expect(Object.keys(cancel.responses)).not.toContain("202");
+    // ACCESS_POLICY applies to every /v1 route in this mode too, and a block answers 403 on /chatkit and uploads.
+    const statuses = Object.entries(document.paths).flatMap(([path, ops]) =>
+      Object.entries(ops).map(([method, op]) => [
+        `${method} ${path}`,
+        Object.keys((op as { responses: object }).responses),
+      ]),
+    );
+    const refusable = statuses.filter(([operation]) => /^post \/chatkit|\/v1\//.test(operation as string));
+    expect(refusable.map(([operation]) => operation)).toEqual([
+      "post /v1/chatkit/sessions",
+      "get /v1/chatkit/sessions",
+      "get /v1/chatkit/sessions/{session_id}",
+      "post /v1/chatkit/sessions/{session_id}/cancel",
+      "post /v1/chatkit/sessions/cancel_all",
+      "post /chatkit",
+      "post /chatkit/upload",
+    ]);
+    for (const [operation, codes] of refusable)
+      expect([operation, codes]).toEqual([operation, expect.arrayContaining(["403"])]);
     const jwks = await (await gate.call("GET", "/.well-known/jwks.json")).json();
     expect(validate(jwks, document.components.schemas.Jwks as Record<string, unknown>, document)).toEqual([]);
   });
