@@ -25,13 +25,22 @@ import { median, spread } from "./stats.mjs";
  * themselves), so the figures price the calls alone.
  *
  * @param {Interleaved[]} benchmarks
- * @param {{ rounds: number, turns: number, beforeRound?: () => unknown, between?: (turn: number) => unknown }} plan
- *   `beforeRound` and `between` (after each turn) run outside the timing: token pools, clearing KV.
+ * @param {{ rounds: number, turns: number, warmupTurns?: number, beforeRound?: () => unknown, between?: (turn: number) => unknown }} plan
+ *   `warmupTurns` (at most `turns`) run untimed before the first round, so a benchmark's first calls (a token
+ *   not yet cached, code not yet optimised) are not in it. `beforeRound` (also before the warm-up) and
+ *   `between` (after each turn) run outside the timing: token pools, clearing KV.
  */
-export async function interleave(benchmarks, { rounds, turns, beforeRound, between }) {
+export async function interleave(benchmarks, { rounds, turns, warmupTurns = 0, beforeRound, between }) {
   const empty = { name: "(empty call)", run: async () => {} };
   const all = [...benchmarks, empty];
   const figures = new Map(all.map(({ name }) => [name, { cpu: [], wall: [] }]));
+  if (warmupTurns > 0) {
+    await beforeRound?.();
+    for (let turn = 0; turn < warmupTurns; turn++) {
+      for (const bench of all) await bench.run(bench.prepare === undefined ? undefined : await bench.prepare());
+      await between?.(turn);
+    }
+  }
   for (let round = 0; round < rounds; round++) {
     await beforeRound?.();
     const sums = all.map(() => ({ cpu: 0, wall: 0 }));
