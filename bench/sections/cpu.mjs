@@ -682,6 +682,7 @@ function report({ benchmarks, repeats, sideBySide, algorithms, hs256, before, af
       "no auth × verify",
       "auth on a hit, µs",
       "wall clock: seen × verify",
+      "one after another (mitata): seen × verify",
     ],
   ];
   const within = (clock, alg, numerator) => repeats.ratio(clock, numerator, (round) => round(`${alg} verify`));
@@ -690,6 +691,8 @@ function report({ benchmarks, repeats, sideBySide, algorithms, hs256, before, af
       const seen = within("cpu", alg, (round) => round(`${alg} ${name}`));
       const first = within("cpu", alg, (round) => round(`${alg} ${name} first-seen`));
       const floorRatio = within("cpu", alg, (round) => round(`no auth ${name}`)).value;
+      // mitata's figure for the same request: the same benchmark called back to back, warm caches and all.
+      const oneAfterAnother = figures[alg][name].avg / figures[alg].floor.avg;
       const onHit = repeats.ratio(
         "cpu",
         (round) => round(`${alg} ${name}`) - round(`no auth ${name}`),
@@ -704,11 +707,14 @@ function report({ benchmarks, repeats, sideBySide, algorithms, hs256, before, af
         ratio(floorRatio),
         onHit.value.toFixed(1),
         ratio(within("wall", alg, (round) => round(`${alg} ${name}`)).value),
+        ratio(oneAfterAnother),
       ]);
       const impossible = floorRatio > REPEAT_GOAL_RATIO ? "; out of reach: the route alone is" : "; route without auth";
       goals.push({
         goal: `#11.1 ${alg} ${name}, token seen before ≤ ${ratio(REPEAT_GOAL_RATIO)} jwtVerify (in process, CPU time, side by side)`,
-        result: `${ratio(seen.value)} (first-seen ${ratio(first.value)}${impossible} ${ratio(floorRatio)})`,
+        result:
+          `${ratio(seen.value)} (first-seen ${ratio(first.value)}${impossible} ${ratio(floorRatio)}; ` +
+          `one after another ${ratio(oneAfterAnother)})`,
         met: seen.value <= REPEAT_GOAL_RATIO,
       });
     }
@@ -725,6 +731,14 @@ function report({ benchmarks, repeats, sideBySide, algorithms, hs256, before, af
       "token is read; bench/support/gate-variants.mjs), the gate's own floor: " +
       REPEATS.map((name) => `${name} ${grouped(repeats.mean(`no auth ${name}`, "cpu") / 1000)} µs`).join(", ") +
       " of CPU. Where it alone exceeds the goal's share of a verify, no cache can meet the goal in this harness.",
+  );
+  line(
+    "   one after another: mitata's ratio from the table above, each request called back to back with everything it " +
+      `touches warm (a verify there: ${supported.map((alg) => `${alg} ${grouped(figures[alg].floor.avg / 1000)} µs`).join(", ")} ` +
+      "of wall clock). In the rotation every call meets caches, branch predictors and Node's thread pool as the other " +
+      `requests left them, as in a server with mixed traffic (a verify: ${supported
+        .map((alg) => `${alg} ${grouped(repeats.mean(`${alg} verify`, "cpu") / 1000)} µs`)
+        .join(", ")} of CPU), and both sides of each ratio pay that.`,
   );
   line("   auth on a hit: seen before minus no auth, the whole price of the token (header, cache lookup, checks).");
   line();
