@@ -79,6 +79,8 @@ try {
     } catch (error) {
       failed = true;
       line(`   FAILED: ${error.stack ?? error}`);
+      // undici's "fetch failed" says why only in its cause (a refused or reset connection, a timeout).
+      if (error.cause !== undefined) line(`   cause: ${error.cause.stack ?? error.cause}`);
     }
   }
 } finally {

@@ -458,6 +458,27 @@ async function timedStream(url, body, headers) {
   return { firstMs: first - started, bytes, streamSeconds: (ended - first) / 1000 };
 }
 
+/**
+ * `wrangler dev` can restart its workerd once more just after it first
+ * answers (one run of the bench lost the section to a refused connection
+ * there). A call that could not connect is tried again, at most
+ * {@link CONNECT_ATTEMPTS} times, {@link CONNECT_RETRY_MS} apart; any answer,
+ * whatever its status, is returned as it is.
+ */
+const CONNECT_ATTEMPTS = 3;
+const CONNECT_RETRY_MS = 1_000;
+
+async function withRetries(call) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (error) {
+      if (attempt >= CONNECT_ATTEMPTS) throw new Error(`no connection after ${attempt} tries`, { cause: error });
+      await new Promise((resolve) => setTimeout(resolve, CONNECT_RETRY_MS));
+    }
+  }
+}
+
 async function workerdPart(bundle, projectDir, gateKey) {
   line();
   line(
@@ -494,10 +515,12 @@ async function workerdPart(bundle, projectDir, gateKey) {
     ]);
     try {
       const secretOf = async (server) => {
-        const created = await fetch(`${server.url}${SESSIONS}`, {
-          method: "POST",
-          headers: { origin: ORIGIN, authorization: `Bearer ${rig.nextToken()}` },
-        });
+        const created = await withRetries(() =>
+          fetch(`${server.url}${SESSIONS}`, {
+            method: "POST",
+            headers: { origin: ORIGIN, authorization: `Bearer ${rig.nextToken()}` },
+          }),
+        );
         const createdBody = await created.text();
         if (created.status !== 201)
           throw new Error(`a self-hosted create under wrangler dev answered ${created.status}: ${createdBody}`);
