@@ -79,8 +79,11 @@ try {
     } catch (error) {
       failed = true;
       line(`   FAILED: ${error.stack ?? error}`);
-      // undici's "fetch failed" says why only in its cause (a refused or reset connection, a timeout).
-      if (error.cause !== undefined) line(`   cause: ${error.cause.stack ?? error.cause}`);
+      // undici's "fetch failed" says why only in its cause (a refused or reset connection, a timeout), which
+      // a wrapper may wrap again: print the whole chain.
+      for (let cause = error.cause; cause !== undefined; cause = cause?.cause) {
+        line(`   cause: ${cause?.stack ?? cause}`);
+      }
     }
   }
 } finally {

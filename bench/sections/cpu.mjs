@@ -3,14 +3,14 @@
 // floors: a bare jose.jwtVerify of the same token with an already-imported key
 // (issue #11, goal 1: a repeat get, list or cancel costs at most half of it),
 // and floor-create, the least a create must do (goal 2: create ≤ 1.25× it).
-// The table is mitata's, one benchmark at a time; goal 2 is decided side by
-// side (bench/support/interleaved.mjs), on CPU time.
+// The table is mitata's, one benchmark at a time; goals 1 and 2 are decided
+// side by side (bench/support/interleaved.mjs), on CPU time.
 import { jwtVerify } from "jose";
 import { measure } from "mitata";
 import { installFakePeers } from "../support/fake-peers.mjs";
 import { floorCreateWorker } from "../support/floor-create.mjs";
 import { bundleWithoutAuth } from "../support/gate-variants.mjs";
-import { interleave } from "../support/interleaved.mjs";
+import { EMPTY_CALL, interleave } from "../support/interleaved.mjs";
 import { MemoryKV } from "../support/memory-kv.mjs";
 import { grouped, heading, line, percent, ratio, table, yesNo } from "../support/print.mjs";
 import { median, spread } from "../support/stats.mjs";
@@ -39,7 +39,7 @@ const CREATE_VERIFY_RATIO_ISSUE_5 = 1.5;
  * of 400 ms let the same commit's ratios move by up to 2× between runs).
  */
 const ROUNDS = 9;
-/** mitata samples each benchmark for at least this long per round (in ns); 9 rounds keep the section near two minutes. */
+/** mitata samples each benchmark for at least this long per round (in ns); with the side-by-side runs the section takes about 2.5 minutes. */
 const MIN_SAMPLE_NS = 130e6;
 /**
  * First-seen benchmarks need a fresh token for every call; an RS256
@@ -69,7 +69,7 @@ const mitataOptions = (maxSamples) => ({
 });
 /**
  * Goal 2 is decided side by side (bench/support/interleaved.mjs): each round
- * runs every create benchmark this many times, call by call in rotation. At
+ * runs every create benchmark this many times, call by call in a shuffled order. At
  * about 1 ms per RS256 signature, the three first-seen pools of RS256 take
  * about a second to sign per round.
  */
@@ -193,15 +193,16 @@ let freshTokens = 0;
 const nextJti = () => `bench-fresh-${++freshTokens}`;
 
 /**
- * First-seen tokens, signed in a batch before a round (`fill`, in `reset`)
- * and handed out one per call (`take`, in `prepare`). Signing each token in
+ * First-seen tokens, signed in a batch before a round (`fill`: in mitata's
+ * `reset`, or before each side-by-side round) and handed out one per call
+ * (`take`, in `prepare`). Signing each token in
  * `prepare` kept the signature out of the timing but not out of the timed
  * call: right after an RS256 signature (about 1 ms of RSA private-key work on
  * libuv's thread pool) the timed request ran about 250 µs slower than the
  * same request after taking a token signed earlier (481 against 227 µs; a
  * bare jwtVerify 172 against 96 µs), which the first-seen RS256 rows charged
  * to the worker. `take` signs one on the spot only when the pool is empty,
- * which happens in the warm-up, never in a round.
+ * which happens in mitata's warm-up, never in a round.
  */
 function freshTokenPool(mintFresh, size = FIRST_SEEN_POOL) {
   const pool = [];
@@ -345,7 +346,7 @@ function repeatSuite({ alg, token, key, call, cancelCall, mintFresh, fixture }) 
 
 /**
  * Goal 1 side by side: every algorithm's repeat benchmarks and the same
- * routes with no authentication, in one rotation. Before each round the
+ * routes with no authentication, in one shuffled turn order. Before each round the
  * user has exactly {@link LIST_SESSIONS} sessions, the first of them read by
  * every get.
  */
@@ -414,7 +415,7 @@ function createSuite({ alg, token, key, call, floorCreate, mintFresh }) {
   };
 }
 
-/** Goal 2 side by side: every algorithm's create benchmarks and the create with no authentication, in one rotation. */
+/** Goal 2 side by side: every algorithm's create benchmarks and the create with no authentication, in one turn order. */
 async function createSideBySide({ algorithms, callNoAuth, noAuthToken, kv }) {
   const suites = algorithms.map((algorithm) => createSuite(algorithm));
   const noAuth = expecting(callNoAuth, 201);
@@ -494,8 +495,8 @@ export async function cpuSection({ bundle, projectDir }) {
     const callSymmetric = caller(worker, symmetric.env, served);
     // Goal 1's side-by-side cancels: the same worker through envs of their own KV (see repeatSuite).
     const cancelKv = new MemoryKV();
-    const cancelAsymmetric = caller(worker, isolateEnv(BASE_VARS, cancelKv).env, served);
-    const cancelSymmetric = caller(worker, isolateEnv(symmetricVars, cancelKv).env, served);
+    const cancelEnvs = [isolateEnv(BASE_VARS, cancelKv), isolateEnv(symmetricVars, cancelKv)];
+    const [cancelAsymmetric, cancelSymmetric] = cancelEnvs.map(({ env }) => caller(worker, env, served));
 
     const hs256 = await detectHs256(candidates, callSymmetric);
     const floorCreateFor = (key) => caller(floorCreateWorker(key), { SESSIONS: kv });
@@ -537,6 +538,12 @@ export async function cpuSection({ bundle, projectDir }) {
     const noAuth = isolateEnv(BASE_VARS, kv);
     const noAuthWorker = await coldIsolate(noAuthEntry);
     const callNoAuth = caller(noAuthWorker, noAuth.env, served);
+    const noAuthCancelEnv = isolateEnv(BASE_VARS, cancelKv);
+    cancelEnvs.push(noAuthCancelEnv);
+    // Each env's configuration is parsed on its first request: here, before the counts start.
+    const healthy = (call) => expecting(call, 200)("GET", "/healthz");
+    for (const call of [cancelAsymmetric, cancelSymmetric]) await healthy(call);
+    await healthy(caller(noAuthWorker, noAuthCancelEnv.env));
     for (const [name, bench] of Object.entries(noAuthSuite({ call: callNoAuth, kv, token: tokens.ES256 }))) {
       benchmarks.push({ alg: NO_AUTH, name, bench, rounds: [] });
     }
@@ -544,10 +551,12 @@ export async function cpuSection({ bundle, projectDir }) {
       benchmarks.push({ alg: "", name, bench, rounds: [], context: true });
     }
 
+    const parses = () =>
+      [asymmetric, symmetric, noAuth, ...cancelEnvs].reduce((sum, { counter }) => sum + counter.parses, 0);
     for (const entry of benchmarks) await warmUp(entry.bench);
     const before = {
       imports: imports.counter.imports,
-      parses: asymmetric.counter.parses + symmetric.counter.parses + noAuth.counter.parses,
+      parses: parses(),
       jwks: peers.counts.jwks,
       discovery: peers.counts.discovery,
       requests: served.requests,
@@ -563,7 +572,7 @@ export async function cpuSection({ bundle, projectDir }) {
       algorithms: supported,
       noAuth: {
         call: callNoAuth,
-        cancelCall: caller(noAuthWorker, isolateEnv(BASE_VARS, cancelKv).env, served),
+        cancelCall: caller(noAuthWorker, noAuthCancelEnv.env, served),
         token: tokens.ES256,
       },
       kv,
@@ -579,7 +588,7 @@ export async function cpuSection({ bundle, projectDir }) {
     kv.clearSessions();
     const after = {
       imports: imports.counter.imports,
-      parses: asymmetric.counter.parses + symmetric.counter.parses + noAuth.counter.parses,
+      parses: parses(),
       jwks: peers.counts.jwks,
       discovery: peers.counts.discovery,
       requests: served.requests,
@@ -722,9 +731,10 @@ function report({ benchmarks, repeats, sideBySide, algorithms, hs256, before, af
   table(repeatRows);
   line(
     `   Side by side, as goal 2 below: ${ROUNDS} rounds of ${REPEAT_TURNS} turns, each calling every row's request and the ` +
-      "bare verify of the same token once, in a rotating order; ratios to the verify taken within each round, on CPU " +
+      "bare verify of the same token once, in an order shuffled each turn; ratios to the verify taken within each round, on CPU " +
       "time. Before each round the user has exactly " +
-      `${LIST_SESSIONS} sessions; cancels run through an env of their own KV, so they never change what get and list find.`,
+      `${LIST_SESSIONS} sessions; cancels run through an env of their own KV, so they never change what get and list find. ` +
+      `The clocks' own cost, an empty call's ${(repeats.mean(EMPTY_CALL, "cpu") / 1000).toFixed(1)} µs of CPU, is taken off every figure.`,
   );
   line(
     "   no auth: the same request to the same worker built without its authentication (a fixed user is set, no " +
@@ -735,7 +745,7 @@ function report({ benchmarks, repeats, sideBySide, algorithms, hs256, before, af
   line(
     "   one after another: mitata's ratio from the table above, each request called back to back with everything it " +
       `touches warm (a verify there: ${supported.map((alg) => `${alg} ${grouped(figures[alg].floor.avg / 1000)} µs`).join(", ")} ` +
-      "of wall clock). In the rotation every call meets caches, branch predictors and Node's thread pool as the other " +
+      "of wall clock). Side by side every call meets caches, branch predictors and Node's thread pool as the other " +
       `requests left them, as in a server with mixed traffic (a verify: ${supported
         .map((alg) => `${alg} ${grouped(repeats.mean(`${alg} verify`, "cpu") / 1000)} µs`)
         .join(", ")} of CPU), and both sides of each ratio pay that.`,
@@ -809,10 +819,11 @@ function report({ benchmarks, repeats, sideBySide, algorithms, hs256, before, af
   table(createRows);
   line(
     `   Side by side (bench/support/interleaved.mjs): ${ROUNDS} rounds of ${CREATE_TURNS} turns; each turn calls every create ` +
-      "benchmark of every algorithm and the create with no authentication once, in an order that rotates by one each turn, " +
+      "benchmark of every algorithm and the create with no authentication once, in an order shuffled anew each turn (seeded), " +
       "and times each call by the process's CPU time (all threads: Node verifies on its thread pool) and by the wall clock. " +
-      "µs: the median round's mean CPU time per call. Ratios are taken within each round; the median round is shown, " +
-      "± half the rounds' spread.",
+      "µs: the median round's mean CPU time per call, less an empty call's " +
+      `${(sideBySide.mean(EMPTY_CALL, "cpu") / 1000).toFixed(1)} µs (the clocks' own cost). Ratios are taken within each ` +
+      "round; the median round is shown, ± half the rounds' spread.",
   );
   line(
     "   first-seen: a new token per call (same user, new jti), signed before the round. floor-create first-seen: floor-create " +

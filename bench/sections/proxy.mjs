@@ -15,7 +15,7 @@ import floorProxy from "../floor-proxy/worker.mjs";
 import { chatKitRequestBody, handleChatKitRequest } from "../support/chatkit-server-stand-in.mjs";
 import { installFakePeers } from "../support/fake-peers.mjs";
 import { bundleWithoutConsole } from "../support/gate-variants.mjs";
-import { interleave } from "../support/interleaved.mjs";
+import { EMPTY_CALL, interleave } from "../support/interleaved.mjs";
 import { CONNECTIONS, startLoadRig, startServers } from "../support/load-rig.mjs";
 import { MemoryKV } from "../support/memory-kv.mjs";
 import { grouped, heading, line, ms, percent, ratio, table, yesNo } from "../support/print.mjs";
@@ -72,8 +72,8 @@ const WARMUP_MS = 1_000;
 const mitataOptions = () => ({ min_cpu_time: MIN_SAMPLE_NS, batch_threshold: 0, gc: false });
 /**
  * Turns per round of the side-by-side CPU measurement (bench/support/interleaved.mjs):
- * each turn calls every benchmark once, so a round is about a fifth of a
- * second of the slowest request, and GC and the clock's 1 µs grain average out.
+ * each turn calls every benchmark once, so each benchmark is timed 700 times
+ * a round, and GC pauses and the CPU clock's 1 µs grain average out over them.
  */
 const CPU_TURNS = 700;
 /** New sessions whose first proxied request is counted, then this many requests on sessions already used. */
@@ -238,7 +238,7 @@ async function inProcessPart(bundle, gateKey) {
     // mitata times each call on the wall clock, which also counts waits: Node runs WebCrypto on its thread
     // pool, so a signature or a verify is partly an idle wait for the main thread. Workers bill CPU time,
     // so each call is also priced by the process's CPU time (every thread), side by side: the gate, the
-    // direct call and the verify the goal compares them with run call by call in one rotation.
+    // direct call and the verify the goal compares them with run call by call, in an order shuffled each turn.
     const sideBySide = await interleave(benchmarks, { rounds: ROUNDS, turns: CPU_TURNS });
 
     // KV operations: the first request of new sessions, then requests on sessions already used.
@@ -363,8 +363,9 @@ function reportInProcess({ benchmarks, sideBySide, kvFirst, kvRepeat, heap, unex
   line(
     `   ns/op: median over ${ROUNDS} alternating rounds of mitata's mean (wall clock); CPU ns/op: the process's CPU time ` +
       `(all threads), side by side (bench/support/interleaved.mjs): ${ROUNDS} rounds of ${grouped(CPU_TURNS)} turns, each ` +
-      "turn calling every row once in an order that rotates by one each turn; the median round's mean. The gate's requests " +
-      `rotate over ${SESSIONS_IN_ROTATION} sessions (SESSION_MAX_REQUESTS_PER_MINUTE ${REQUESTS_PER_MINUTE}).`,
+      "turn calling every row once in an order shuffled anew each turn (seeded); the median round's mean. The gate's requests " +
+      `rotate over ${SESSIONS_IN_ROTATION} sessions (SESSION_MAX_REQUESTS_PER_MINUTE ${REQUESTS_PER_MINUTE}). The clocks' own ` +
+      `cost, an empty call's ${(sideBySide.mean(EMPTY_CALL, "cpu") / 1000).toFixed(1)} µs of CPU, is taken off every CPU figure.`,
   );
   /**
    * The gate's added cost on one clock: over a direct call, the signature's
@@ -377,8 +378,18 @@ function reportInProcess({ benchmarks, sideBySide, kvFirst, kvRepeat, heap, unex
         ? (of) => sideBySide.ratio("cpu", of, (round) => round("verify")).value
         : (of) => of((name) => figure[name].avg) / figure.verify.avg;
     const us = clock === "cpu" ? (name) => figure[name].cpu : (name) => figure[name].avg;
+    // On CPU time the difference is taken within each round too (median round), like its share.
+    const difference =
+      clock === "cpu"
+        ? (gate, base) =>
+            sideBySide.ratio(
+              "cpu",
+              (round) => round(gate) - round(base),
+              () => 1,
+            ).value
+        : (gate, base) => us(gate) - us(base);
     const over = (gate, base) => ({
-      ns: us(gate) - us(base),
+      ns: difference(gate, base),
       share: share((round) => round(gate) - round(base)),
     });
     const added = { stream: over("gate stream", "direct stream"), json: over("gate json", "direct json") };
@@ -461,18 +472,23 @@ async function timedStream(url, body, headers) {
 /**
  * `wrangler dev` can restart its workerd once more just after it first
  * answers (one run of the bench lost the section to a refused connection
- * there). A call that could not connect is tried again, at most
+ * there). A call that could not connect (refused, or reset before any
+ * answer) is tried again, at most
  * {@link CONNECT_ATTEMPTS} times, {@link CONNECT_RETRY_MS} apart; any answer,
  * whatever its status, is returned as it is.
  */
 const CONNECT_ATTEMPTS = 3;
 const CONNECT_RETRY_MS = 1_000;
 
+/** undici's codes for a connection refused or dropped before any answer: nothing was processed, so a retry is safe. */
+const NOT_CONNECTED = new Set(["ECONNREFUSED", "ECONNRESET", "UND_ERR_SOCKET"]);
+
 async function withRetries(call) {
   for (let attempt = 1; ; attempt++) {
     try {
       return await call();
     } catch (error) {
+      if (!NOT_CONNECTED.has(error?.cause?.code)) throw error;
       if (attempt >= CONNECT_ATTEMPTS) throw new Error(`no connection after ${attempt} tries`, { cause: error });
       await new Promise((resolve) => setTimeout(resolve, CONNECT_RETRY_MS));
     }

@@ -3,7 +3,7 @@
 // apart; on a shared 2-vCPU VM the machine's speed, the state of Node's
 // WebCrypto thread pool and the heap differ between those seconds, and the
 // same commit's ratios moved by up to 2× from run to run. Here every
-// benchmark runs once per turn, in an order that rotates each turn, so the
+// benchmark runs once per turn, in an order shuffled anew each turn, so the
 // benchmarks a ratio compares meet the same machine call by call; ratios are
 // taken within each round and the median round is the figure.
 import { median, spread } from "./stats.mjs";
@@ -21,7 +21,7 @@ import { median, spread } from "./stats.mjs";
  * thread waits, so the wall clock counts that wait as well as the work.
  *
  * Returns, per benchmark, the mean of each clock per round in ns, less the
- * mean of an empty call timed in the same rotation (the two clock reads
+ * mean of an empty call timed among them (the two clock reads
  * themselves), so the figures price the calls alone.
  *
  * @param {Interleaved[]} benchmarks
@@ -31,9 +31,12 @@ import { median, spread } from "./stats.mjs";
  *   `between` (after each turn) run outside the timing: token pools, clearing KV.
  */
 export async function interleave(benchmarks, { rounds, turns, warmupTurns = 0, beforeRound, between }) {
-  const empty = { name: "(empty call)", run: async () => {} };
+  if (warmupTurns > turns) throw new Error("warmupTurns is at most turns: the round's pools hold one input a turn");
+  const empty = { name: EMPTY_CALL, run: async () => {} };
   const all = [...benchmarks, empty];
   const figures = new Map(all.map(({ name }) => [name, { cpu: [], wall: [] }]));
+  const order = all.map((_, index) => index);
+  const random = seeded(ORDER_SEED);
   if (warmupTurns > 0) {
     await beforeRound?.();
     for (let turn = 0; turn < warmupTurns; turn++) {
@@ -45,8 +48,8 @@ export async function interleave(benchmarks, { rounds, turns, warmupTurns = 0, b
     await beforeRound?.();
     const sums = all.map(() => ({ cpu: 0, wall: 0 }));
     for (let turn = 0; turn < turns; turn++) {
-      for (let step = 0; step < all.length; step++) {
-        const index = (step + turn) % all.length;
+      shuffle(order, random);
+      for (const index of order) {
         const bench = all[index];
         const input = bench.prepare === undefined ? undefined : await bench.prepare();
         const cpuBefore = process.cpuUsage();
@@ -69,6 +72,37 @@ export async function interleave(benchmarks, { rounds, turns, warmupTurns = 0, b
     });
   }
   return new Results(figures, rounds);
+}
+
+/** The name of the empty call in the results: its means are the clocks' own cost per call, already taken off the others. */
+export const EMPTY_CALL = "(empty call)";
+
+/**
+ * The order is shuffled anew each turn, not rotated: in a rotation each
+ * benchmark follows the same neighbour almost every turn, and whatever a
+ * call leaves behind (GC work, a thread pool woken or asleep) would land on
+ * that same next benchmark every time. Seeded, so every run shuffles alike.
+ */
+const ORDER_SEED = 20261201;
+
+/** mulberry32: a small, well-mixed 32-bit generator; only the order of calls depends on it. */
+function seeded(seed) {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+  };
+}
+
+/** Fisher-Yates, in place. */
+function shuffle(items, random) {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [items[i], items[j]] = [items[j], items[i]];
+  }
 }
 
 /** The per-round figures of an {@link interleave} run, and ratios taken within rounds. */
