@@ -1,10 +1,7 @@
 // Process plumbing for demo/test.mjs: free loopback ports, `npm run dev`'s
 // script in its own process group, readiness polling, and a clean stop.
 import { spawn } from "node:child_process";
-import { createServer } from "node:net";
 
-/** The ports `npm run dev` uses by default; a test never takes them from a running demo. */
-const DEFAULT_DEV_PORTS = new Set([8787, 8788, 8789, 8790]);
 /** After SIGTERM, the group gets this long to exit before SIGKILL. */
 const STOP_GRACE_MS = 5_000;
 const POLL_MS = 200;
@@ -13,22 +10,8 @@ const OUTPUT_TAIL_CHARS = 6_000;
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** `count` distinct ports on 127.0.0.1 that the kernel just reported free. */
-export async function freePorts(count) {
-  const ports = new Set();
-  while (ports.size < count) {
-    const port = await new Promise((resolve, reject) => {
-      const server = createServer();
-      server.once("error", reject);
-      server.listen(0, "127.0.0.1", () => {
-        const { port } = server.address();
-        server.close(() => resolve(port));
-      });
-    });
-    if (!DEFAULT_DEV_PORTS.has(port)) ports.add(port);
-  }
-  return [...ports];
-}
+/** Ports for `npm run dev` and its stand-ins: below the kernel's ephemeral range, so nothing else takes them first. */
+export { freePorts } from "../scripts/free-ports.mjs";
 
 function groupAlive(pid) {
   try {

@@ -1,5 +1,4 @@
 // Small helpers shared by the peers and the flows: ports, waiting, HTTP.
-import { createServer } from "node:http";
 
 /** Longer than the worker's 15 s upstream budget, so only a hung peer ever hits it. */
 const REQUEST_TIMEOUT_MS = 30_000;
@@ -9,20 +8,12 @@ const POLL_INTERVAL_MS = 200;
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * A port the OS considers free on 127.0.0.1, for processes we cannot hand a
- * listening socket to (wrangler, Prism). The short race until they bind is
- * acceptable on a test machine; our own servers listen on port 0 instead.
+ * A free port on 127.0.0.1 for processes we cannot hand a listening socket
+ * to (wrangler, Prism), from below the kernel's ephemeral range so that no
+ * process binding port 0 meanwhile can take it; our own servers listen on
+ * port 0 instead.
  */
-export async function freePort() {
-  const server = createServer();
-  await new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", resolve);
-  });
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+export { freePort } from "../scripts/free-ports.mjs";
 
 /** Resolves with the port once `server` listens on 127.0.0.1 (0 picks a free one). */
 export function listen(server, port = 0) {
