@@ -6,6 +6,8 @@
 // benchmark runs once per turn, in an order shuffled anew each turn, so the
 // benchmarks a ratio compares meet the same machine call by call; ratios are
 // taken within each round and the median round is the figure.
+
+import { seeded } from "./seeded.mjs";
 import { median, spread } from "./stats.mjs";
 
 /**
@@ -84,18 +86,6 @@ export const EMPTY_CALL = "(empty call)";
  * that same next benchmark every time. Seeded, so every run shuffles alike.
  */
 const ORDER_SEED = 20261201;
-
-/** mulberry32: a small, well-mixed 32-bit generator; only the order of calls depends on it. */
-function seeded(seed) {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 /** Fisher-Yates, in place. */
 function shuffle(items, random) {

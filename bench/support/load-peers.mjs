@@ -9,6 +9,7 @@ import { createServer } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { serveChatKitRequest } from "./chatkit-server-stand-in.mjs";
+import { seeded } from "./seeded.mjs";
 
 export const LOAD_AUDIENCE = "chatkit-gate-bench";
 /** Tokens outlive every load run. */
@@ -18,21 +19,6 @@ const SESSION_SECONDS = 600;
 
 /** Answers at once: the zero-delay runs. */
 export const NO_DELAYS = { idpMs: [0, 0], createMs: 0, seed: 1 };
-
-/**
- * mulberry32: a small seeded generator, so every run draws the same sequence
- * of IdP delays and two runs can be compared.
- */
-function seeded(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 /** The delays in force: `idpMs` [min, max] uniform for discovery and JWKS, `createMs` fixed for ChatKit create. */
 function delayProfile({ idpMs, createMs, seed }) {
